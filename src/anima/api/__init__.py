@@ -1,0 +1,1 @@
+"""Thin faces: REST (engine, studio), WebSocket and gRPC. Parse, call, encode."""

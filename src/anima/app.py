@@ -1,0 +1,66 @@
+"""``create_app(settings)``: the ASGI application, with its resources built in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import CollectorRegistry
+
+from anima import __version__
+from anima.api import errors, health, workspaces
+from anima.api.auth import Authenticator
+from anima.api.deps import AppState
+from anima.api.middleware import HttpMetrics, RequestContextMiddleware
+from anima.settings import Settings
+from anima.store import Store
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    registry = CollectorRegistry()
+    metrics = HttpMetrics(registry)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = await Store.open(settings)
+        app.state.anima = AppState(
+            settings=settings,
+            store=store,
+            authenticator=Authenticator(store),
+            registry=registry,
+        )
+        try:
+            yield
+        finally:
+            await store.close()
+
+    app = FastAPI(
+        title="Anima",
+        version=__version__,
+        description="Self-hostable engine for conversational AI characters.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(workspaces.router)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["x-request-id"],
+    )
+    app.add_middleware(
+        RequestContextMiddleware, metrics=metrics, max_body_bytes=settings.max_body_bytes
+    )
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` and multi-worker serving: settings from ANIMA_*."""
+    return create_app(Settings())

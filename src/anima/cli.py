@@ -1,0 +1,286 @@
+"""The ``anima`` command: serve, migrate, keys. Every command honours ANIMA_* variables;
+flags win over variables, variables over defaults."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from anima.domain.credentials import Scope, is_valid_workspace_name, new_key_pair
+from anima.errors import AnimaError
+from anima.settings import Settings
+from anima.store import Store
+
+Handler = Callable[[argparse.Namespace, Settings], Awaitable[int] | int]
+
+
+def _store_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("store (also ANIMA_DATA_DIR, ANIMA_DATABASE_URL)")
+    g.add_argument("--data-dir", dest="data_dir", help="data directory (default ./.anima)")
+    g.add_argument("--database-url", dest="database_url", help="SQLAlchemy async database URL")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="anima", description="Self-hostable AI character engine.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the HTTP/WebSocket (and gRPC) server")
+    serve.add_argument("--host", help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="HTTP port (default 8000)")
+    serve.add_argument("--grpc-port", dest="grpc_port", type=int, help="gRPC port, 0 = off")
+    serve.add_argument("--workers", type=int, help="worker processes (default 1)")
+    serve.add_argument(
+        "--log-level", dest="log_level", choices=["debug", "info", "warning", "error"]
+    )
+    serve.add_argument("--log-format", dest="log_format", choices=["json", "text"])
+    serve.add_argument("--llm-backend", dest="llm_backend", help="embedded | openai | scripted")
+    _store_flags(serve)
+    serve.set_defaults(handler=_serve)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations and exit")
+    _store_flags(migrate)
+    migrate.set_defaults(handler=_migrate)
+
+    keys = sub.add_parser("keys", help="manage workspaces' API keys (no server needed)")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    create = keys_sub.add_parser("create", help="create a key pair (and the workspace if needed)")
+    create.add_argument("--workspace", required=True, help="workspace name, e.g. default")
+    create.add_argument("--scope", choices=[s.value for s in Scope], default=Scope.ALL.value)
+    create.add_argument("--json", action="store_true", help="print JSON instead of text")
+    _store_flags(create)
+    create.set_defaults(handler=_keys_create)
+    listing = keys_sub.add_parser("list", help="list keys (never secrets)")
+    listing.add_argument("--workspace", help="only this workspace")
+    listing.add_argument("--json", action="store_true")
+    _store_flags(listing)
+    listing.set_defaults(handler=_keys_list)
+    revoke = keys_sub.add_parser("revoke", help="revoke a key")
+    revoke.add_argument("key", help="the public key to revoke")
+    _store_flags(revoke)
+    revoke.set_defaults(handler=_keys_revoke)
+    return parser
+
+
+_SETTING_FLAGS = (
+    "host",
+    "port",
+    "grpc_port",
+    "workers",
+    "log_level",
+    "log_format",
+    "llm_backend",
+    "data_dir",
+    "database_url",
+)
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {
+        name: getattr(args, name)
+        for name in _SETTING_FLAGS
+        if getattr(args, name, None) is not None
+    }
+    return Settings(**overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+    except ValidationError as exc:
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "settings"
+            print(
+                f"anima: invalid setting {field} (ANIMA_{field.upper()}): {err['msg']}",
+                file=sys.stderr,
+            )
+        return 2
+    handler: Handler = args.handler
+    try:
+        result = handler(args, settings)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+        return int(result)  # type: ignore[arg-type]
+    except AnimaError as exc:
+        print(f"anima: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+# -- keys ---------------------------------------------------------------------
+
+
+async def _keys_create(args: argparse.Namespace, settings: Settings) -> int:
+    if not is_valid_workspace_name(args.workspace):
+        print(
+            "anima: workspace names use letters, digits, '-' and '_' (at most 128 characters)",
+            file=sys.stderr,
+        )
+        return 2
+    store = await Store.open(settings)
+    try:
+        await store.keys.ensure_workspace(args.workspace)
+        pair = new_key_pair()
+        await store.keys.add(args.workspace, Scope(args.scope), pair)
+    finally:
+        await store.close()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "workspace": args.workspace,
+                    "scope": args.scope,
+                    "key": pair.key,
+                    "secret": pair.secret,
+                    "authorization": f"Basic {pair.basic}",
+                }
+            )
+        )
+    else:
+        print(f"workspace:     {args.workspace}")
+        print(f"scope:         {args.scope}")
+        print(f"key:           {pair.key}")
+        print(f"secret:        {pair.secret}")
+        print(f"Authorization: Basic {pair.basic}")
+        print("The secret is stored only as a hash: copy it now, it cannot be shown again.")
+    return 0
+
+
+async def _keys_list(args: argparse.Namespace, settings: Settings) -> int:
+    store = await Store.open(settings)
+    try:
+        keys = await store.keys.list(args.workspace)
+    finally:
+        await store.close()
+    rows = [
+        {
+            "key": k.key,
+            "workspace": k.workspace,
+            "scope": k.scope.value,
+            "created_at": k.created_at,
+            "revoked": not k.active,
+        }
+        for k in keys
+    ]
+    if args.json:
+        print(json.dumps(rows))
+    elif not rows:
+        print("no keys; create one with `anima keys create --workspace NAME`")
+    else:
+        print(f"{'KEY':<34}{'WORKSPACE':<24}{'SCOPE':<9}STATE")
+        for r in rows:
+            state = "revoked" if r["revoked"] else "active"
+            print(f"{r['key']:<34}{r['workspace']:<24}{r['scope']:<9}{state}")
+    return 0
+
+
+async def _keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    store = await Store.open(settings)
+    try:
+        done = await store.keys.revoke(args.key)
+    finally:
+        await store.close()
+    if not done:
+        print(f"anima: no active key '{args.key}' (see `anima keys list`)", file=sys.stderr)
+        return 1
+    print(f"revoked {args.key}")
+    return 0
+
+
+# -- migrate / serve ----------------------------------------------------------
+
+
+async def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    store = await Store.open(settings)
+    try:
+        print(f"database at revision {await store.revision()}")
+    finally:
+        await store.close()
+    return 0
+
+
+async def first_run(store: Store) -> str | None:
+    """On an empty store: create workspace ``default`` and a key; return its header value."""
+    if await store.keys.count_workspaces() > 0:
+        return None
+    if not await store.keys.ensure_workspace("default"):
+        return None  # another process won the race
+    pair = new_key_pair()
+    await store.keys.add("default", Scope.ALL, pair)
+    return f"Basic {pair.basic}"
+
+
+def _announce_first_run(header: str, settings: Settings) -> None:
+    base = f"http://{settings.host}:{settings.port}"
+    print(
+        "\n"
+        "  Created workspace 'default' with an API key (scope: all).\n"
+        f"  Authorization: {header}\n"
+        "  This is shown once and will not be shown again: the secret is stored only as a hash.\n"
+        "  (Make more with `anima keys create --workspace default`.)\n"
+        f"  Try: curl -H 'Authorization: {header}' {base}/studio/v1/workspaces/default\n",
+        flush=True,
+    )
+
+
+def _serve(_args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from anima.app import create_app
+    from anima.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+
+    async def prepare() -> str | None:
+        store = await Store.open(settings)
+        try:
+            return await first_run(store)
+        finally:
+            await store.close()
+
+    header = asyncio.run(prepare())
+    if header:
+        _announce_first_run(header, settings)
+    print(f"Anima serving on http://{settings.host}:{settings.port} (docs at /docs)", flush=True)
+    ssl: dict[str, Any] = {}
+    if settings.tls_cert_file and settings.tls_key_file:
+        ssl = {
+            "ssl_certfile": str(settings.tls_cert_file),
+            "ssl_keyfile": str(settings.tls_key_file),
+        }
+    if settings.workers > 1:
+        for name, value in settings.model_dump(mode="json", exclude_none=True).items():
+            os.environ[f"ANIMA_{name.upper()}"] = (
+                json.dumps(value) if isinstance(value, list | dict) else str(value)
+            )
+        uvicorn.run(
+            "anima.app:create_app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_config=None,
+            **ssl,
+        )
+    else:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            ws_max_size=settings.max_body_bytes,
+            **ssl,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""Settings: one pydantic-settings class, built once at start-up and passed down.
+
+Every field can be set from an ``ANIMA_<FIELD>`` environment variable (``ANIMA_PORT``,
+``ANIMA_DATA_DIR``, ``ANIMA_DATABASE_URL``...) or, for the CLI, from a flag. Precedence:
+flag, then environment variable, then ``.env`` file in the working directory, then default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ANIMA_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    # -- server ---------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Interface the HTTP/WebSocket server binds.")
+    port: int = Field(8000, ge=0, le=65535, description="Port of the HTTP/WebSocket server.")
+    grpc_port: int = Field(
+        50051, ge=0, le=65535, description="Port of the gRPC face; 0 turns it off."
+    )
+    workers: int = Field(1, ge=1, le=64, description="Worker processes for `anima serve`.")
+    tls_cert_file: Path | None = Field(
+        None, description="PEM certificate: serve TLS when set with the key."
+    )
+    tls_key_file: Path | None = Field(None, description="PEM private key for tls_cert_file.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "text"] = "json"
+    max_body_bytes: int = Field(
+        1 << 20, ge=1024, description="Largest accepted request body (bytes)."
+    )
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+
+    # -- store ----------------------------------------------------------------
+    data_dir: Path = Field(
+        Path(".anima"), description="Where the SQLite file and derived data live."
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy async URL; default sqlite+aiosqlite under data_dir. "
+        "Use postgresql+asyncpg://user:pass@host/db for PostgreSQL.",
+    )
+    database_schema: str | None = Field(
+        None, description="PostgreSQL only: the schema (search_path) holding Anima's tables."
+    )
+    database_pool_size: int = Field(10, ge=1, le=500)
+
+    # -- sessions -------------------------------------------------------------
+    session_ttl_seconds: int = Field(
+        1800, ge=1, description="Idle time after which a session expires."
+    )
+    max_text_chars: int = Field(4000, ge=1)
+    token_ttl_seconds: int = Field(3600, ge=1, description="Lifetime of streaming session tokens.")
+
+    # -- language model -------------------------------------------------------
+    llm_backend: str = Field(
+        "embedded", description="embedded | openai | scripted, or a 'module:Class' import string."
+    )
+    llm_model_path: Path | None = Field(None, description="GGUF file for the embedded backend.")
+    llm_model_sha256: str | None = Field(None, description="Expected sha256 of llm_model_path.")
+    llm_prompt_format: Literal["auto", "chat", "completion"] = "auto"
+    llm_context_tokens: int = Field(4096, ge=256)
+    llm_threads: int | None = Field(None, ge=1)
+    llm_max_tokens: int = Field(160, ge=1)
+    llm_temperature: float = Field(0.7, ge=0.0, le=2.0)
+    llm_timeout_seconds: float = Field(60.0, gt=0)
+    llm_seed: int | None = None
+    openai_base_url: str = "http://127.0.0.1:8080/v1"
+    openai_api_key: str = "not-needed"
+    openai_model: str = "default"
+    openai_api: Literal["chat", "completions"] = "chat"
+
+    # -- embeddings -----------------------------------------------------------
+    embed_backend: str = Field(
+        "minilm", description="minilm | hashing, or a 'module:Class' string."
+    )
+
+    @model_validator(mode="after")
+    def _derive(self) -> Settings:
+        if self.database_url is None:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'anima.db'}"
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file must be given together")
+        return self
+
+    @property
+    def db_url(self) -> str:
+        assert self.database_url is not None
+        return self.database_url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as a dict with secrets masked, for logs."""
+        data = self.model_dump(mode="json")
+        data["openai_api_key"] = "***" if self.openai_api_key else ""
+        url = self.db_url
+        if "@" in url and "://" in url:
+            scheme, rest = url.split("://", 1)
+            creds, host = rest.rsplit("@", 1)
+            user = creds.split(":", 1)[0]
+            data["database_url"] = f"{scheme}://{user}:***@{host}"
+        return data

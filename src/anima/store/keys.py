@@ -1,0 +1,82 @@
+"""Workspaces and API keys."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from anima.domain.credentials import ApiKey, NewKeyPair, Scope
+from anima.store.tables import ApiKeyRow, WorkspaceRow
+
+if TYPE_CHECKING:
+    from anima.store.db import Store
+
+
+def _to_domain(row: ApiKeyRow) -> ApiKey:
+    return ApiKey(row.key, row.workspace, Scope(row.scope), row.created_at, row.revoked_at)
+
+
+class KeyRepo:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def ensure_workspace(self, name: str) -> bool:
+        """Create the workspace if missing. Returns True when this call created it."""
+        insert = pg_insert if self._store.dialect == "postgresql" else sqlite_insert
+        stmt = (
+            insert(WorkspaceRow)
+            .values(name=name, created_at=time.time())
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        async with self._store.session() as s:
+            result = await s.execute(stmt)
+            return bool(getattr(result, "rowcount", 0))
+
+    async def workspace_exists(self, name: str) -> bool:
+        async with self._store.session() as s:
+            return await s.get(WorkspaceRow, name) is not None
+
+    async def count_workspaces(self) -> int:
+        async with self._store.session() as s:
+            return len((await s.execute(select(WorkspaceRow.name))).all())
+
+    async def add(self, workspace: str, scope: Scope, pair: NewKeyPair) -> ApiKey:
+        row = ApiKeyRow(
+            key=pair.key,
+            workspace=workspace,
+            scope=scope.value,
+            salt=pair.salt,
+            secret_hash=pair.secret_hash,
+            created_at=time.time(),
+        )
+        async with self._store.session() as s:
+            s.add(row)
+        return _to_domain(row)
+
+    async def get_with_hash(self, key: str) -> tuple[ApiKey, bytes, bytes] | None:
+        async with self._store.session() as s:
+            row = await s.get(ApiKeyRow, key)
+            if row is None:
+                return None
+            return _to_domain(row), row.salt, row.secret_hash
+
+    async def list(self, workspace: str | None = None) -> list[ApiKey]:
+        stmt = select(ApiKeyRow).order_by(ApiKeyRow.workspace, ApiKeyRow.created_at)
+        if workspace is not None:
+            stmt = stmt.where(ApiKeyRow.workspace == workspace)
+        async with self._store.session() as s:
+            return [_to_domain(r) for r in (await s.scalars(stmt)).all()]
+
+    async def revoke(self, key: str) -> bool:
+        stmt = (
+            update(ApiKeyRow)
+            .where(ApiKeyRow.key == key, ApiKeyRow.revoked_at.is_(None))
+            .values(revoked_at=time.time())
+        )
+        async with self._store.session() as s:
+            result = await s.execute(stmt)
+            return bool(getattr(result, "rowcount", 0))
