@@ -1,0 +1,1 @@
+"""Backends behind small Protocols (LLM, embeddings, TTS, STT): the only vendor imports."""
