@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
 from anima.errors import Unavailable
 from anima.settings import Settings
 from anima.store.keys import KeyRepo
+from anima.store.sessions import RelationshipRepo, SessionRepo
 from anima.store.values import ServerValueRepo
 
 log = logging.getLogger("anima.store")
@@ -80,6 +81,8 @@ class Store:
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
         self.keys = KeyRepo(self)
         self.values = ServerValueRepo(self)
+        self.sessions = SessionRepo(self)
+        self.relationships = RelationshipRepo(self)
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Store:
