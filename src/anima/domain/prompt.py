@@ -1,0 +1,397 @@
+"""The prompt of a turn, built from the deployed character: pure, backend-neutral.
+
+``build_prompt(PromptInput) -> Prompt``. A ``Prompt`` has three parts, ordered from the most
+stable to the least, so a backend that reuses its cache of an earlier prompt (llama.cpp's
+prefix reuse) only evaluates what changed:
+
+1. ``system``: the persona (character, player, scene, rules). Same text every turn of a session.
+2. ``messages``: the recent history and the player's new line, oldest first.
+3. ``note``: what holds for this reply only (mood, relationship, goal instruction, knowledge
+   snippets, a one-off game event), rendered right before the character speaks.
+
+History is kept within ``history_token_budget`` (estimated at four characters a token): the
+oldest lines are dropped, in blocks of ``HISTORY_DROP_BLOCK`` lines so the kept history starts
+at the same line for several turns and stays a reusable prefix. Nothing is summarised; the
+number of dropped lines is in ``Prompt.dropped_lines``.
+
+``{player}`` and ``{character}`` in any text the character's author wrote (and in scene, event
+and instruction texts) are replaced by the player's and the character's names. Each backend
+renders a ``Prompt`` in its own format (chat template or transcript) inside ``backends/``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+from anima.domain.character import (
+    Character,
+    CharacterDescription,
+    DialogResponseLength,
+    ExampleDialogStyle,
+    LifeStage,
+    Personality,
+    Pronoun,
+)
+from anima.domain.session import Player
+
+HISTORY_DROP_BLOCK = 8
+CHARS_PER_TOKEN = 4
+
+
+class Speaker(StrEnum):
+    PLAYER = "player"
+    CHARACTER = "character"
+    OTHER = "other"  # another character of the scene, named by ``Line.name``
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line of the conversation so far."""
+
+    speaker: Speaker
+    text: str
+    name: str = ""  # who spoke, for Speaker.OTHER
+
+
+@dataclass(frozen=True, slots=True)
+class SceneInfo:
+    name: str = ""
+    description: str = ""
+    others: tuple[str, ...] = ()  # names of the other characters present
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseBudget:
+    """How long a reply may be: told to the model and enforced on its output."""
+
+    max_tokens: int
+    max_sentences: int
+    instruction: str
+
+
+@dataclass(frozen=True, slots=True)
+class PromptInput:
+    character: Character
+    player: Player = field(default_factory=Player)
+    text: str | None = None  # the player's new line; None for a turn started by an event
+    history: tuple[Line, ...] = ()
+    scene: SceneInfo | None = None
+    # Seams for later stages; each is rendered in the per-turn note when set.
+    mood: str | None = None  # "You feel irritated and tense."
+    relationship: str | None = None  # "You trust {player} and consider them a friend."
+    instruction: str | None = None  # a goal's instruction that steers this reply
+    knowledge: tuple[str, ...] = ()  # retrieved facts
+    event: str | None = None  # a one-off event the game tells the character about
+    history_token_budget: int = 1024
+    max_tokens_cap: int | None = None  # the deployment's ceiling (Settings.llm_max_tokens)
+
+
+Role = Literal["user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Role  # "user" is anyone but the character
+    name: str  # the speaker's name, for transcripts
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    system: str
+    messages: tuple[Message, ...]
+    note: str
+    character_name: str
+    player_name: str
+    stop: tuple[str, ...]
+    max_tokens: int
+    max_sentences: int
+    narrated_actions: bool
+    dropped_lines: int = 0
+
+
+# -- vocabulary -----------------------------------------------------------------
+
+_PRONOUNS = {
+    Pronoun.PRONOUN_FEMALE: "she/her",
+    Pronoun.PRONOUN_MALE: "he/him",
+    Pronoun.PRONOUN_OTHER: "they/them",
+}
+
+_LIFE_STAGES = {
+    LifeStage.LIFE_STAGE_CHILDHOOD: "a child",
+    LifeStage.LIFE_STAGE_ADOLESCENCE: "a teenager",
+    LifeStage.LIFE_STAGE_YOUNG_ADULTHOOD: "a young adult",
+    LifeStage.LIFE_STAGE_MIDDLE_ADULTHOOD: "middle-aged",
+    LifeStage.LIFE_STAGE_LATE_ADULTHOOD: "elderly",
+}
+
+_STYLES = {
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_DEFAULT: "engaging and realistic",
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_BUBBLY: "thoughtful, energetic and friendly",
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_FORMAL: "formal and matter-of-fact",
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_BLUNT: "short, direct and to the point",
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_INQUISITIVE: "inquisitive, usually asking a question",
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_COMMANDING: "intense and determined",
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_EMPATHETIC: "gentle and compassionate",
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_ENTERTAINING: "entertaining, animated and comical",
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_HYPOCHONDRIAC: "neurotic and fearful",
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_LAIDBACK: "relaxed, informal and nonchalant",
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_LONG_WINDED: "verbose and meandering",
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_MORAL: "principled and incorruptible",
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_MYSTERIOUS: "elusive and cryptic",
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_RACONTEUR: "entertaining and descriptive",
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_SARCASTIC: "snide and contemptuous",
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_TENACIOUS: "determined and persistent",
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_VILLAINOUS: "sinister and cruel",
+}
+
+# (low word, high word) for each personality slider, -100..100
+_SLIDERS = (
+    ("positive", "negative", "positive"),
+    ("peaceful", "aggressive", "peaceful"),
+    ("open", "cautious", "open"),
+    ("extravert", "introverted", "extraverted"),
+)
+
+_BUDGETS = {
+    DialogResponseLength.DIALOG_RESPONSE_LENGTH_SHORT: ResponseBudget(
+        40, 1, "Answer in one short sentence."
+    ),
+    DialogResponseLength.DIALOG_RESPONSE_LENGTH_UNSPECIFIED: ResponseBudget(
+        90, 3, "Keep each answer brief: one to three sentences."
+    ),
+    DialogResponseLength.DIALOG_RESPONSE_LENGTH_MEDIUM: ResponseBudget(
+        90, 3, "Answer in two or three sentences."
+    ),
+    DialogResponseLength.DIALOG_RESPONSE_LENGTH_LONG: ResponseBudget(
+        220, 7, "Answer in one long paragraph of five to seven sentences."
+    ),
+}
+
+
+def response_budget(length: DialogResponseLength, cap: int | None = None) -> ResponseBudget:
+    """The reply budget of a ``dialogResponseLength``, its tokens capped at ``cap``."""
+    budget = _BUDGETS[length]
+    if cap is not None and cap < budget.max_tokens:
+        return ResponseBudget(cap, budget.max_sentences, budget.instruction)
+    return budget
+
+
+def personality_words(p: Personality) -> list[str]:
+    """Slider values as words: |v| < 20 says nothing, 20..49 plain, 50..100 'very'."""
+    words: list[str] = []
+    for attr, low, high in _SLIDERS:
+        value: int = getattr(p, attr)
+        if abs(value) < 20:
+            continue
+        word = high if value > 0 else low
+        words.append(f"very {word}" if abs(value) >= 50 else word)
+    return words
+
+
+def dialog_style(d: CharacterDescription) -> str:
+    """The active custom style when there is one, else the preset's description."""
+    for style in d.custom_dialog_styles:
+        if style.is_active:
+            parts = []
+            if style.adjectives:
+                parts.append(", ".join(a.strip() for a in style.adjectives if a.strip()))
+            if style.colloquialism.strip():
+                parts.append(f"full of {style.colloquialism.strip()}")
+            if parts:
+                return "; ".join(parts)
+    return _STYLES.get(d.example_dialog_style, "")
+
+
+def estimate_tokens(text: str) -> int:
+    return math.ceil(len(text) / CHARS_PER_TOKEN) + 4  # + role label and separators
+
+
+# -- building -------------------------------------------------------------------
+
+
+class _Names:
+    def __init__(self, character: str, player: str) -> None:
+        self.character = character
+        self.player = player
+
+    def sub(self, text: str) -> str:
+        return " ".join(
+            text.replace("{player}", self.player).replace("{character}", self.character).split()
+        )
+
+    def sub_lines(self, text: str) -> str:
+        """Like ``sub`` but keeps line breaks (example dialog)."""
+        lines = (self.sub(line) for line in text.splitlines())
+        return "\n".join(line for line in lines if line)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if not text or text[-1] in ".!?…\"')" else text + "."
+
+
+def _persona(inp: PromptInput, names: _Names, budget: ResponseBudget) -> str:
+    d = inp.character.description
+    name = names.character
+    out: list[str] = []
+
+    intro = f"You are {name}"
+    if d.character_role.strip():
+        intro += f", {names.sub(d.character_role)}"
+    out.append(intro + ".")
+    about = []
+    if d.pronoun in _PRONOUNS:
+        about.append(f"pronouns {_PRONOUNS[d.pronoun]}")
+    if d.life_stage in _LIFE_STAGES:
+        about.append(_LIFE_STAGES[d.life_stage])
+    if about:
+        out.append(f"{name}: {', '.join(about)}.")
+    if d.description.strip():
+        out.append(_sentence(names.sub(d.description)))
+    if d.motivation.strip():
+        out.append(f"Motivation: {_sentence(names.sub(d.motivation))}")
+    if d.flaws.strip():
+        out.append(f"Flaws: {_sentence(names.sub(d.flaws))}")
+    traits = [a.strip() for a in d.personality_adjectives if a.strip()]
+    traits += personality_words(inp.character.personality)
+    if traits:
+        out.append(f"Personality: {', '.join(traits)}.")
+    hobbies = [h.strip() for h in d.hobby_or_interests if h.strip()]
+    if hobbies:
+        out.append(f"Hobbies and interests: {', '.join(hobbies)}.")
+    style = dialog_style(d)
+    if style:
+        out.append(f"Way of talking: {style}.")
+    if d.example_dialog.strip():
+        out.append(f"Example of how {name} talks:\n{names.sub_lines(d.example_dialog)}")
+
+    out.append(_player_line(inp.player, names))
+    if inp.scene is not None:
+        out.extend(_scene_lines(inp.scene, names))
+
+    rules = [
+        f"Stay in character as {name} and speak in the first person.",
+        f"Write only {name}'s reply; never write {names.player}'s lines.",
+        "Never mention being an AI or a language model.",
+        budget.instruction,
+    ]
+    if d.narrative_actions_enabled:
+        rules.append("You may describe an action between asterisks, like *smiles*.")
+    else:
+        rules.append("Only speak: do not describe actions or use asterisks.")
+    out.append("Rules: " + " ".join(rules))
+    return "\n".join(out)
+
+
+def _player_line(player: Player, names: _Names) -> str:
+    facts = []
+    if player.gender.strip():
+        facts.append(player.gender.strip())
+    if player.age:
+        facts.append(f"{player.age} years old")
+    if player.role.strip():
+        facts.append(names.sub(player.role))
+    facts += [f"{k}: {names.sub(v)}" for k, v in player.profile if k.strip() and v.strip()]
+    line = f"You are talking with {names.player}"
+    return line + (f" ({'; '.join(facts)})." if facts else ".")
+
+
+def _scene_lines(scene: SceneInfo, names: _Names) -> list[str]:
+    out = []
+    title, about = names.sub(scene.name), names.sub(scene.description)
+    if title and about:
+        out.append(f"Scene: {_sentence(title)} {_sentence(about)}")
+    elif title or about:
+        out.append(f"Scene: {_sentence(title or about)}")
+    others = [names.sub(o) for o in scene.others if o.strip()]
+    if others:
+        out.append(f"Also present: {', '.join(others)}.")
+    return out
+
+
+def _note(inp: PromptInput, names: _Names) -> str:
+    parts = []
+    if inp.mood and inp.mood.strip():
+        parts.append(_sentence(names.sub(inp.mood)))
+    if inp.relationship and inp.relationship.strip():
+        parts.append(_sentence(names.sub(inp.relationship)))
+    facts = [names.sub(k) for k in inp.knowledge if k.strip()]
+    if facts:
+        parts.append("You know: " + " ".join(_sentence(f) for f in facts))
+    if inp.event and inp.event.strip():
+        parts.append(f"The game tells you: {_sentence(names.sub(inp.event))}")
+    if inp.instruction and inp.instruction.strip():
+        parts.append(f"Instruction for this reply: {_sentence(names.sub(inp.instruction))}")
+    return " ".join(parts)
+
+
+def _to_message(line: Line, names: _Names) -> Message:
+    if line.speaker is Speaker.CHARACTER:
+        return Message("assistant", names.character, line.text.strip())
+    if line.speaker is Speaker.PLAYER:
+        return Message("user", names.player, line.text.strip())
+    return Message("user", line.name.strip() or "Someone", line.text.strip())
+
+
+def fit_history(lines: tuple[Line, ...], budget_tokens: int) -> tuple[tuple[Line, ...], int]:
+    """The newest lines that fit ``budget_tokens``, dropping the oldest in whole blocks."""
+    sizes = [estimate_tokens(line.text) for line in lines]
+    total = sum(sizes)
+    dropped = 0
+    while total > budget_tokens and dropped < len(lines):
+        block = min(HISTORY_DROP_BLOCK, len(lines) - dropped)
+        total -= sum(sizes[dropped : dropped + block])
+        dropped += block
+    return lines[dropped:], dropped
+
+
+def _merge_roles(messages: list[Message]) -> tuple[Message, ...]:
+    """Chat templates want alternating roles: join consecutive lines of the same role."""
+    merged: list[Message] = []
+    for m in messages:
+        if merged and merged[-1].role == m.role:
+            prev = merged[-1]
+            if m.role == "user" and prev.name != m.name:
+                text = f"{prev.text}\n{m.name}: {m.text}"
+            else:
+                text = f"{prev.text} {m.text}"
+            merged[-1] = Message(m.role, prev.name, text)
+        else:
+            merged.append(m)
+    return tuple(merged)
+
+
+def stop_sequences(character_name: str, player_name: str) -> tuple[str, ...]:
+    """At most four (the OpenAI API's limit): the player's label first."""
+    stops = [f"\n{player_name}:", "\nPlayer:", "\nUser:", f"\n{character_name}:"]
+    return tuple(dict.fromkeys(stops))[:4]
+
+
+def build_prompt(inp: PromptInput) -> Prompt:
+    d = inp.character.description
+    names = _Names(d.name_or_default, inp.player.name)
+    budget = response_budget(d.dialog_response_length, inp.max_tokens_cap)
+    kept, dropped = fit_history(inp.history, inp.history_token_budget)
+    messages = [_to_message(line, names) for line in kept if line.text.strip()]
+    if inp.text is not None and inp.text.strip():
+        messages.append(Message("user", names.player, inp.text.strip()))
+    elif not messages or messages[-1].role != "user":
+        # A turn started by an event or an instruction: the character speaks first.
+        messages.append(Message("user", names.player, "..."))
+    return Prompt(
+        system=_persona(inp, names, budget),
+        messages=_merge_roles(messages),
+        note=_note(inp, names),
+        character_name=names.character,
+        player_name=names.player,
+        stop=stop_sequences(names.character, names.player),
+        max_tokens=budget.max_tokens,
+        max_sentences=budget.max_sentences,
+        narrated_actions=d.narrative_actions_enabled,
+        dropped_lines=dropped,
+    )
