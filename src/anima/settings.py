@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     llm_backend: str = Field(
         "embedded", description="embedded | openai | scripted, or a 'module:Class' import string."
     )
+    llm_model: str = Field(
+        "smollm2-135m-instruct",
+        description="Bundled model of the embedded backend: smollm2-135m-instruct | gemma3-270m "
+        "(ignored when llm_model_path is set).",
+    )
     llm_model_path: Path | None = Field(None, description="GGUF file for the embedded backend.")
     llm_model_sha256: str | None = Field(None, description="Expected sha256 of llm_model_path.")
     llm_prompt_format: Literal["auto", "chat", "completion"] = "auto"
