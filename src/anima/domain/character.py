@@ -10,8 +10,6 @@ never read from a client.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 import uuid
 from enum import IntEnum
 from typing import Annotated, Any
@@ -21,6 +19,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from anima.domain.proto import Interval, ProtoEnum, invalid_argument
+from anima.domain.resource import slug
 from anima.errors import InvalidArgument
 
 MAX_FACTS = 10_000
@@ -334,19 +333,8 @@ def with_generated_uuids(character: Character) -> Character:
     )
 
 
-_NON_WORD = re.compile(r"[^a-z0-9]+")
-
-
-def slug(display_name: str, default: str = "character") -> str:
-    """A resource id from a display name: lower case, words joined by ``_``, ASCII only."""
-    ascii_name = (
-        unicodedata.normalize("NFKD", display_name).encode("ascii", "ignore").decode("ascii")
-    )
-    words = [w for w in _NON_WORD.split(ascii_name.lower()) if w]
-    return "_".join(words)[:64].strip("_") or default
-
-
 def character_id_for(character: Character) -> str:
+    """The id a new character gets: its givenName, lower case, words joined by ``_``."""
     return slug(character.description.given_name, "character")
 
 
@@ -372,10 +360,7 @@ def validate_goals_yaml(text: str) -> list[str]:
     return []
 
 
-def deploy_problems(character: Character) -> list[str]:
-    """Everything in the draft itself that stops a deploy (references are checked by the
-    deploy job, which can see the store)."""
-    problems = list(validate_goals_yaml(character.yaml_config))
-    if len(character.personal_knowledge.facts) > MAX_FACTS:
-        problems.append(f"personalKnowledge.facts holds more than {MAX_FACTS} facts")
-    return problems
+def deploy_problems(character: Character) -> list[tuple[str, str]]:
+    """(field, problem) for everything in the draft itself that stops a deploy. References
+    to other resources are checked by the deploy job, which can see the store."""
+    return [("yamlConfig", p) for p in validate_goals_yaml(character.yaml_config)]

@@ -25,7 +25,9 @@ from sqlalchemy.ext.asyncio import (
 
 from anima.errors import Unavailable
 from anima.settings import Settings
+from anima.store.characters import CharacterRepo, KnowledgeRepo, SceneRepo
 from anima.store.keys import KeyRepo
+from anima.store.operations import OperationRepo
 from anima.store.sessions import RelationshipRepo, SessionRepo
 from anima.store.values import ServerValueRepo
 
@@ -83,6 +85,10 @@ class Store:
         self.values = ServerValueRepo(self)
         self.sessions = SessionRepo(self)
         self.relationships = RelationshipRepo(self)
+        self.characters = CharacterRepo(self)
+        self.scenes = SceneRepo(self)
+        self.knowledge = KnowledgeRepo(self)
+        self.operations = OperationRepo(self)
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Store:

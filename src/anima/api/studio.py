@@ -1,0 +1,323 @@
+"""The Studio API (``/studio/v1``): characters, scenes and common knowledge.
+
+Each collection has the same life cycle: create, get, list, update (a draft), delete, and
+``:deploy``, which answers an Operation at once and does its work in the background
+(pipeline/deploy.py); the operation is polled at ``.../{id}/operations/{op}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import APIRouter, Body, FastAPI, Request
+from pydantic import BaseModel
+from pydantic_core import PydanticCustomError
+
+from anima.api.auth import StudioKey
+from anima.api.deps import StateDep, StoreDep
+from anima.domain import aip160, paging
+from anima.domain.character import (
+    READ_ONLY_FIELDS as CHARACTER_READ_ONLY,
+)
+from anima.domain.character import (
+    Character,
+    CharacterItemView,
+    CharacterView,
+    character_id_for,
+    parse_character,
+    with_generated_uuids,
+)
+from anima.domain.knowledge import CommonKnowledge, knowledge_id_for, parse_common_knowledge
+from anima.domain.proto import parse_enum
+from anima.domain.resource import ResourceKind, name_filter, parse_reference
+from anima.domain.scene import Scene, parse_scene, scene_id_for
+from anima.domain.update_mask import apply_update
+from anima.errors import InvalidArgument, NotFound
+from anima.pipeline.deploy import Deployer
+from anima.store import Store
+from anima.store.resources import ResourceRepo
+from anima.wire.studio import operation_json
+
+M = TypeVar("M", bound=BaseModel)
+E = TypeVar("E", CharacterItemView, CharacterView)
+
+Json = dict[str, Any]
+JsonBody = Annotated[Json, Body()]
+
+
+@asynccontextmanager
+async def _deployer(app: FastAPI) -> AsyncIterator[None]:
+    """Runs deploy jobs for the life of the app (resuming what a stopped process left)."""
+    state = app.state.anima
+    deployer = Deployer(state.store)
+    state.extras["deployer"] = deployer
+    await deployer.start()
+    try:
+        yield
+    finally:
+        await deployer.close()
+
+
+router = APIRouter(prefix="/studio/v1/workspaces/{ws}", tags=["studio"], lifespan=_deployer)
+
+
+@dataclass(frozen=True)
+class Collection(Generic[M]):
+    """What differs between the Studio collections."""
+
+    kind: ResourceKind
+    list_key: str  # the list response's field
+    wrapper: str  # a body may also come wrapped as {"<wrapper>": {...}}
+    parse: Callable[[Any], M]
+    new_id: Callable[[M], str]
+    read_only: frozenset[str]
+    repo: Callable[[Store], ResourceRepo[M, Any]]
+    prepare: Callable[[M], M] = lambda r: r
+
+    def path_name(self, ws: str, resource_id: str) -> str:
+        return f"workspaces/{ws}/{self.kind.value}/{resource_id}"
+
+
+CHARACTERS: Collection[Character] = Collection(
+    ResourceKind.CHARACTER,
+    "characters",
+    "character",
+    parse_character,
+    character_id_for,
+    CHARACTER_READ_ONLY,
+    lambda s: s.characters,
+    with_generated_uuids,
+)
+SCENES: Collection[Scene] = Collection(
+    ResourceKind.SCENE,
+    "scenes",
+    "scene",
+    parse_scene,
+    scene_id_for,
+    frozenset({"name"}),
+    lambda s: s.scenes,
+)
+KNOWLEDGE: Collection[CommonKnowledge] = Collection(
+    ResourceKind.COMMON_KNOWLEDGE,
+    "commonKnowledge",
+    "commonKnowledge",
+    parse_common_knowledge,
+    knowledge_id_for,
+    frozenset({"name"}),
+    lambda s: s.knowledge,
+)
+
+
+# -- shared steps -------------------------------------------------------------
+
+
+def _unwrap(body: Json, c: Collection[Any]) -> Json:
+    inner = body.get(c.wrapper)
+    if len(body) == 1 and isinstance(inner, dict):
+        return inner
+    return body
+
+
+def _query(request: Request, *names: str) -> str | None:
+    for name in names:
+        if name in request.query_params:
+            return request.query_params[name]
+    return None
+
+
+def _enum_param(enum: type[E], raw: str | None, field: str) -> E:
+    if raw is None or raw == "":
+        return enum(0)
+    try:
+        return parse_enum(enum, raw)
+    except PydanticCustomError as exc:
+        raise InvalidArgument(f"{field}: {exc.message()}", field=field) from None
+
+
+def _page_size(request: Request) -> int:
+    raw = _query(request, "pageSize", "page_size")
+    if raw is None or raw == "":
+        return paging.page_size(None)
+    try:
+        return paging.page_size(int(raw))
+    except ValueError:
+        raise InvalidArgument(
+            f"pageSize must be an integer, got {raw!r}", field="pageSize"
+        ) from None
+
+
+async def _get_or_404(c: Collection[M], store: Store, ws: str, resource_id: str) -> M:
+    found = await c.repo(store).get(ws, resource_id)
+    if found is None:
+        raise NotFound(f"{c.path_name(ws, resource_id)} does not exist")
+    return found
+
+
+async def _create(c: Collection[M], store: Store, ws: str, body: Json) -> M:
+    resource = c.prepare(c.parse(_unwrap(body, c)))
+    return await c.repo(store).create(ws, resource, c.new_id(resource))
+
+
+async def _page(
+    c: Collection[M], store: Store, ws: str, request: Request, extra: Json
+) -> tuple[list[M], str]:
+    size = _page_size(request)
+    text = _query(request, "filter") or ""
+    params: dict[str, object] = {"ws": ws, "filter": text, "pageSize": size, **extra}
+    cursor = paging.decode_token(_query(request, "pageToken", "page_token") or "", params)
+    where = name_filter(aip160.parse(text), ws, c.kind)
+    items, last = await c.repo(store).page(ws, limit=size, after=cursor, where=where)
+    return items, "" if last is None else paging.encode_token(last, params)
+
+
+async def _update(c: Collection[M], store: Store, ws: str, rid: str, body: Json, r: Request) -> M:
+    patch = c.parse(_unwrap(body, c))
+    mask = _query(r, "updateMask", "update_mask")
+
+    def change(current: M) -> M:
+        return c.prepare(apply_update(current, patch, mask, c.read_only))
+
+    updated = await c.repo(store).update(ws, rid, change)
+    if updated is None:
+        raise NotFound(f"{c.path_name(ws, rid)} does not exist")
+    return updated
+
+
+async def _delete(c: Collection[Any], store: Store, ws: str, resource_id: str) -> Json:
+    if not await c.repo(store).delete(ws, resource_id):
+        raise NotFound(f"{c.path_name(ws, resource_id)} does not exist")
+    return {}
+
+
+async def _deploy(c: Collection[Any], state: StateDep, ws: str, resource_id: str) -> Json:
+    op = await c.repo(state.store).start_deploy(ws, resource_id)
+    if op is None:
+        raise NotFound(f"{c.path_name(ws, resource_id)} does not exist")
+    deployer: Deployer = state.extras["deployer"]
+    deployer.submit(op)
+    return operation_json(op)
+
+
+async def _operation(c: Collection[Any], store: Store, ws: str, rid: str, op_id: str) -> Json:
+    op = await store.operations.get(op_id)
+    if op is None or (op.workspace, op.kind, op.resource_id) != (ws, c.kind, rid):
+        raise NotFound(f"{c.path_name(ws, rid)}/operations/{op_id} does not exist")
+    return operation_json(op)
+
+
+# -- characters ---------------------------------------------------------------
+
+
+def _character_json(character: Character, view: CharacterItemView) -> Json:
+    body = character.to_json()
+    if view is CharacterItemView.CHARACTER_ITEM_VIEW_WITH_META:
+        body["meta"] = character.meta().model_dump(mode="json", by_alias=True)
+    return body
+
+
+@router.post("/characters", summary="Create a character (a draft; deploy to use it)")
+@router.post("/characters/", include_in_schema=False)
+async def create_character(ws: str, _key: StudioKey, store: StoreDep, body: JsonBody) -> Json:
+    return (await _create(CHARACTERS, store, ws, body)).to_json()
+
+
+@router.get("/characters/{c}", summary="Get a character")
+async def get_character(
+    ws: str, c: str, _key: StudioKey, store: StoreDep, request: Request
+) -> Json:
+    view = _enum_param(CharacterItemView, _query(request, "view"), "view")
+    return _character_json(await _get_or_404(CHARACTERS, store, ws, c), view)
+
+
+@router.get("/characters", summary="List characters")
+@router.get("/characters/", include_in_schema=False)
+async def list_characters(ws: str, _key: StudioKey, store: StoreDep, request: Request) -> Json:
+    view = _enum_param(CharacterView, _query(request, "view"), "view")
+    with_scenes = view is CharacterView.CHARACTER_VIEW_WITH_SCENES
+    items, token = await _page(CHARACTERS, store, ws, request, {"view": int(with_scenes)})
+    out = [ch.to_json() for ch in items]
+    if with_scenes:
+        scenes = await store.scenes.all(ws)
+        for body, ch in zip(out, items, strict=True):
+            body["scenes"] = [
+                s.to_json()
+                for s in scenes
+                if any(
+                    parse_reference(ref.character, ws, ResourceKind.CHARACTER) == ch.id
+                    for ref in s.characters
+                )
+            ]
+    return {"characters": out, "nextPageToken": token}
+
+
+@router.patch("/characters/{c}", summary="Update a character's draft")
+async def update_character(
+    ws: str, c: str, _key: StudioKey, store: StoreDep, body: JsonBody, request: Request
+) -> Json:
+    return (await _update(CHARACTERS, store, ws, c, body, request)).to_json()
+
+
+@router.delete("/characters/{c}", summary="Delete a character and its deployed versions")
+async def delete_character(ws: str, c: str, _key: StudioKey, store: StoreDep) -> Json:
+    return await _delete(CHARACTERS, store, ws, c)
+
+
+@router.post("/characters/{c}:deploy", summary="Deploy a character (a long-running operation)")
+async def deploy_character(ws: str, c: str, _key: StudioKey, state: StateDep) -> Json:
+    return await _deploy(CHARACTERS, state, ws, c)
+
+
+@router.get("/characters/{c}/operations/{op}", summary="Get a deploy operation")
+async def character_operation(ws: str, c: str, op: str, _key: StudioKey, store: StoreDep) -> Json:
+    return await _operation(CHARACTERS, store, ws, c, op)
+
+
+# -- scenes and common knowledge ----------------------------------------------
+
+
+def _simple_routes(c: Collection[Any], collection: str, param: str) -> None:
+    """The same seven routes for a collection without views."""
+    item = f"/{collection}/{{{param}}}"
+    noun = c.kind.singular
+
+    @router.post(f"/{collection}", summary=f"Create a {noun}", name=f"create_{noun}")
+    @router.post(f"/{collection}/", include_in_schema=False)
+    async def create(ws: str, _key: StudioKey, store: StoreDep, body: JsonBody) -> Json:
+        return (await _create(c, store, ws, body)).to_json()  # type: ignore[no-any-return]
+
+    @router.get(item, summary=f"Get a {noun}", name=f"get_{noun}")
+    async def get(ws: str, _key: StudioKey, store: StoreDep, request: Request) -> Json:
+        found = await _get_or_404(c, store, ws, request.path_params[param])
+        return found.to_json()  # type: ignore[no-any-return]
+
+    @router.get(f"/{collection}", summary=f"List {collection}", name=f"list_{noun}")
+    @router.get(f"/{collection}/", include_in_schema=False)
+    async def listing(ws: str, _key: StudioKey, store: StoreDep, request: Request) -> Json:
+        items, token = await _page(c, store, ws, request, {})
+        return {c.list_key: [i.to_json() for i in items], "nextPageToken": token}
+
+    @router.patch(item, summary=f"Update a {noun}'s draft", name=f"update_{noun}")
+    async def patch(
+        ws: str, _key: StudioKey, store: StoreDep, body: JsonBody, request: Request
+    ) -> Json:
+        rid = request.path_params[param]
+        return (await _update(c, store, ws, rid, body, request)).to_json()  # type: ignore[no-any-return]
+
+    @router.delete(item, summary=f"Delete a {noun}", name=f"delete_{noun}")
+    async def remove(ws: str, _key: StudioKey, store: StoreDep, request: Request) -> Json:
+        return await _delete(c, store, ws, request.path_params[param])
+
+    @router.post(item + ":deploy", summary=f"Deploy a {noun}", name=f"deploy_{noun}")
+    async def deploy(ws: str, _key: StudioKey, state: StateDep, request: Request) -> Json:
+        return await _deploy(c, state, ws, request.path_params[param])
+
+    @router.get(item + "/operations/{op}", summary=f"Get a {noun} deploy", name=f"op_{noun}")
+    async def operation(ws: str, op: str, _key: StudioKey, store: StoreDep, r: Request) -> Json:
+        return await _operation(c, store, ws, r.path_params[param], op)
+
+
+_simple_routes(SCENES, "scenes", "scene")
+_simple_routes(KNOWLEDGE, "common-knowledge", "knowledge")
