@@ -14,10 +14,10 @@ import uuid
 from enum import IntEnum
 from typing import Annotated, Any
 
-import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from anima.domain.goals_yaml import validate_goals_yaml
 from anima.domain.proto import Interval, ProtoEnum, invalid_argument
 from anima.domain.resource import slug
 from anima.errors import InvalidArgument
@@ -341,26 +341,7 @@ def character_id_for(character: Character) -> str:
 # -- deploy-time checks -------------------------------------------------------
 
 
-def validate_goals_yaml(text: str) -> list[str]:
-    """Problems with a ``yamlConfig`` (goals and actions); empty when it is usable.
-
-    Today: the text must parse as YAML and hold a mapping. The goals schema check plugs in
-    here and keeps this signature."""
-    if not text.strip():
-        return []
-    try:
-        parsed = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        return [f"yamlConfig is not valid YAML{where}: {problem}"]
-    if parsed is not None and not isinstance(parsed, dict):
-        return [f"yamlConfig must be a YAML mapping, not a {type(parsed).__name__}"]
-    return []
-
-
 def deploy_problems(character: Character) -> list[tuple[str, str]]:
     """(field, problem) for everything in the draft itself that stops a deploy. References
     to other resources are checked by the deploy job, which can see the store."""
-    return [("yamlConfig", p) for p in validate_goals_yaml(character.yaml_config)]
+    return [("yamlConfig", f"yamlConfig {p}") for p in validate_goals_yaml(character.yaml_config)]

@@ -53,7 +53,7 @@ class Deployer:
         sweep_seconds: float = SWEEP_SECONDS,
     ) -> None:
         self._store = store
-        self._preparers = list(preparers)
+        self.preparers: list[Preparer] = list(preparers)  # run in order on every deploy
         self._lease = lease_seconds
         self._sweep_every = sweep_seconds
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -169,7 +169,7 @@ class Deployer:
                     }
                 ],
             )
-        for preparer in self._preparers:
+        for preparer in self.preparers:
             await preparer.prepare(op, resource)
         if await repo.finish_deploy(op, resource) is None:
             raise NotFound(f"{op.resource} was deleted while it was being deployed")
