@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from anima.domain.events import SpaffCode
+from anima.domain.events import SpaffCode, TriggerFired
 from anima.domain.goals import (
     CharacterChanges,
     GoalDecision,
@@ -446,3 +446,14 @@ def test_trigger_parameters_keep_order_and_read_as_a_dict() -> None:
     trigger = Trigger.of("go", {"b": "2", "a": "1"})
     assert trigger.parameters == (("b", "2"), ("a", "1"))
     assert trigger.params == {"b": "2", "a": "1"}
+    from_pairs = Trigger.of("go", [("b", "2"), ("a", "1"), ("b", "3")])
+    assert from_pairs.parameters == (("b", "2"), ("a", "1"), ("b", "3"))
+    assert from_pairs.params == {"b": "3", "a": "1"}
+
+
+def test_decision_triggers_as_turn_events() -> None:
+    decision = run(EXAMPLE, Trigger.of("offer_ferry", {"price": "5"}))
+    assert decision.trigger_events("i1", "agent-1") == (
+        TriggerFired("i1", "agent-1", "ferry_offered"),
+        TriggerFired("i1", "agent-1", "inworld.goal.complete.offer_ferry"),
+    )

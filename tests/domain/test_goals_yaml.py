@@ -324,6 +324,15 @@ CASES: dict[str, tuple[str, list[str]]] = {
             "line 13: goal 'e': activation: unknown key 'when' (expected one of: intent, trigger)",
         ],
     ),
+    "a broken intent is still defined": (
+        """\
+        intents:
+          - {name: ask, training_phrases: []}
+        goals:
+          - {name: a, activation: {intent: ask}}
+        """,
+        ["line 2: intent 'ask': training_phrases must not be empty"],
+    ),
     "intent with no intents defined": (
         "goals:\n  - {name: a, activation: {intent: ask}}\n",
         [

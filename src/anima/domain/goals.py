@@ -13,6 +13,9 @@ Rules:
   ``send_trigger``\\ s; a non-repeatable goal never runs again unless re-enabled.
 * ``inworld.goal.enable`` / ``inworld.goal.disable`` (parameter ``goal_name``) switch a goal
   on or off for the session; enabling also re-arms a completed non-repeatable goal.
+* The reply: ``say_verbatim`` lines are spoken as written (no model call); otherwise the model
+  answers, steered by the instructions. A goal started by a trigger with neither acts
+  silently; one started by the player's words still lets the model answer them.
 * A trigger no goal takes still reaches the character, as ``event_text`` to react to.
 * Templates: ``{player}``, ``{character}`` and ``{{p.NAME}}`` (the trigger's parameters; a
   parameter the stimulus lacks renders as nothing).
@@ -22,11 +25,11 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from anima.domain.events import SpaffCode
+from anima.domain.events import SpaffCode, TriggerFired
 from anima.domain.goals_yaml import (
     RESERVED_PREFIX,
     Action,
@@ -104,9 +107,16 @@ class Trigger:
     parameters: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def of(cls, name: str, parameters: Mapping[str, str] | None = None) -> Trigger:
-        """A trigger from a REST resource or bare name; parameters keep their order."""
-        return cls(trigger_name(name), tuple((parameters or {}).items()))
+    def of(
+        cls,
+        name: str,
+        parameters: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+    ) -> Trigger:
+        """A trigger from a REST resource or bare name, with parameters as a mapping or as
+        (name, value) pairs (the wire's list); they keep their order (a repeated name: last
+        one wins in ``params``)."""
+        pairs = parameters.items() if isinstance(parameters, Mapping) else (parameters or ())
+        return cls(trigger_name(name), tuple((str(k), str(v)) for k, v in pairs))
 
     @property
     def params(self) -> dict[str, str]:
@@ -214,6 +224,10 @@ class GoalDecision:
     @property
     def needs_model(self) -> bool:
         return self.reply is Reply.MODEL
+
+    def trigger_events(self, interaction_id: str, agent_id: str) -> tuple[TriggerFired, ...]:
+        """``triggers`` as the turn's events, in order."""
+        return tuple(TriggerFired(interaction_id, agent_id, name) for name in self.triggers)
 
 
 def render(template: str, *, player: str, character: str, params: Mapping[str, str]) -> str:
