@@ -3,7 +3,7 @@ transcript to continue (base models). Pure functions shared by the backends.
 
 Chat: the persona is the system message, history alternates user/assistant, and the per-turn
 note rides at the end of the last user message (every chat template accepts that; not all
-accept a second system message).
+accept a second system message, nor two user messages in a row).
 
 Transcript:
 
@@ -28,14 +28,21 @@ def note_text(prompt: Prompt) -> str:
 
 
 def chat_messages(prompt: Prompt) -> list[dict[str, str]]:
-    out = [{"role": "system", "content": prompt.system}]
-    last = len(prompt.messages) - 1
-    for i, m in enumerate(prompt.messages):
-        content = m.text
-        if i == last and prompt.note:
-            content = f"{content}\n\n{note_text(prompt)}"
-        out.append({"role": m.role, "content": content})
-    return out
+    """System, then strictly alternating user/assistant messages (some chat templates refuse
+    anything else): consecutive lines of one role are joined, and a line by anyone but the
+    player or the character is prefixed with its speaker's name."""
+    turns: list[dict[str, str]] = []
+    for m in prompt.messages:
+        text = m.text
+        if m.role == "user" and m.name != prompt.player_name:
+            text = f"{m.name}: {text}"
+        if turns and turns[-1]["role"] == m.role:
+            turns[-1]["content"] += "\n" + text
+        else:
+            turns.append({"role": m.role, "content": text})
+    if prompt.note and turns:
+        turns[-1]["content"] += f"\n\n{note_text(prompt)}"
+    return [{"role": "system", "content": prompt.system}, *turns]
 
 
 def transcript(prompt: Prompt) -> str:

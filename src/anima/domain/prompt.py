@@ -102,7 +102,7 @@ class Message:
 @dataclass(frozen=True, slots=True)
 class Prompt:
     system: str
-    messages: tuple[Message, ...]
+    messages: tuple[Message, ...]  # one per line; roles may repeat (several speakers)
     note: str
     character_name: str
     player_name: str
@@ -245,12 +245,12 @@ def _persona(inp: PromptInput, names: _Names, budget: ResponseBudget) -> str:
         intro += f", {names.sub(d.character_role)}"
     out.append(intro + ".")
     about = []
-    if d.pronoun in _PRONOUNS:
-        about.append(f"pronouns {_PRONOUNS[d.pronoun]}")
     if d.life_stage in _LIFE_STAGES:
-        about.append(_LIFE_STAGES[d.life_stage])
+        about.append(f"is {_LIFE_STAGES[d.life_stage]}")
+    if d.pronoun in _PRONOUNS:
+        about.append(f"uses the pronouns {_PRONOUNS[d.pronoun]}")
     if about:
-        out.append(f"{name}: {', '.join(about)}.")
+        out.append(f"{name} {' and '.join(about)}.")
     if d.description.strip():
         out.append(_sentence(names.sub(d.description)))
     if d.motivation.strip():
@@ -350,22 +350,6 @@ def fit_history(lines: tuple[Line, ...], budget_tokens: int) -> tuple[tuple[Line
     return lines[dropped:], dropped
 
 
-def _merge_roles(messages: list[Message]) -> tuple[Message, ...]:
-    """Chat templates want alternating roles: join consecutive lines of the same role."""
-    merged: list[Message] = []
-    for m in messages:
-        if merged and merged[-1].role == m.role:
-            prev = merged[-1]
-            if m.role == "user" and prev.name != m.name:
-                text = f"{prev.text}\n{m.name}: {m.text}"
-            else:
-                text = f"{prev.text} {m.text}"
-            merged[-1] = Message(m.role, prev.name, text)
-        else:
-            merged.append(m)
-    return tuple(merged)
-
-
 def stop_sequences(character_name: str, player_name: str) -> tuple[str, ...]:
     """At most four (the OpenAI API's limit): the player's label first."""
     stops = [f"\n{player_name}:", "\nPlayer:", "\nUser:", f"\n{character_name}:"]
@@ -385,7 +369,7 @@ def build_prompt(inp: PromptInput) -> Prompt:
         messages.append(Message("user", names.player, "..."))
     return Prompt(
         system=_persona(inp, names, budget),
-        messages=_merge_roles(messages),
+        messages=tuple(messages),
         note=_note(inp, names),
         character_name=names.character,
         player_name=names.player,

@@ -26,7 +26,7 @@ _TEMPLATE_TOKEN = re.compile(r"<\|[^|>]*\|?>|<(?:start|end)_of_turn>|</?s>|\[/?I
 _TAG = re.compile(r"</?[A-Za-z][\w-]{0,20}(?:\s[^<>]{0,60})?>|<\|[^|>]*\|>")
 _MARKDOWN = re.compile(r"`+|\*{2,}|^#+\s*|(?<!\w)_{1,2}(?=\w)|(?<=\w)_{1,2}(?!\w)|^[-•]\s+")
 _REPEATED_PHRASE = re.compile(r"\b(\w+(?:[\s,]+\w+){1,7}?)(?:[\s,;.!]+\1\b)+", re.IGNORECASE)
-_REPEATED_WORD = re.compile(r"\b(\w+)(?:[\s,]+\1\b){2,}", re.IGNORECASE)
+_REPEATED_WORD = re.compile(r"\b(\w+)(?:[\s,]+\1\b)+", re.IGNORECASE)
 _WORDS = re.compile(r"[a-z0-9']+")
 
 FALLBACK_LINES = (
@@ -52,8 +52,7 @@ class LabelFinder:
 
     def __init__(self, character_name: str, player_name: str) -> None:
         self.own = _names(character_name) | {"assistant", "ai", "character"}
-        others = (_names(player_name) | set(_GENERIC_LABELS)) - (self.own - {"assistant", "ai"})
-        others.discard("character")
+        others = (_names(player_name) | set(_GENERIC_LABELS)) - self.own
         # another speaker's label: at the start, after a line break or a finished sentence
         self._other = re.compile(
             rf"(?:^|(?<=\n)|(?<=[.!?…\"”]\s))[ \t]*[\"“]?(?:{label_pattern(others)})[ \t]*:",
@@ -96,7 +95,7 @@ def clean(text: str) -> str:
 
 
 def collapse_repetition(text: str) -> str:
-    """'a brave warrior, a brave warrior' -> 'a brave warrior'; 'no no no' -> 'no'."""
+    """'a brave warrior, a brave warrior' -> 'a brave warrior'; 'no, no no' -> 'no'."""
     previous = None
     while previous != text:
         previous = text

@@ -59,7 +59,7 @@ def _is_boundary(text: str, end: int, match: re.Match[str]) -> bool:
             word = last.group(1).lower().replace(".", "")
             if word in _ABBREVIATIONS or len(word) == 1:
                 return False
-    if punct[0] in ".…":
+    if punct.startswith(("..", "…")):
         rest = text[end:].lstrip()
         if rest and rest[0].islower():
             return False
@@ -128,7 +128,7 @@ class Segmenter:
     def _sentence_end(self, *, final: bool) -> int | None:
         for m in _TERMINATOR.finditer(self._buf):
             end = m.end()
-            waits = m.group(0)[0] in ".…" and not self._buf[end:].strip()
+            waits = m.group(0).startswith(("..", "…")) and not self._buf[end:].strip()
             if waits and not final:
                 # The next words decide (abbreviation? ellipsis running on?): wait for them.
                 return None
