@@ -152,7 +152,8 @@ def test_every_character_field_reaches_the_persona() -> None:
     ]:
         assert expected in system, expected
     assert "open" not in system.split("Personality:")[1].split("\n")[0]  # |5| < 20 says nothing
-    assert "{player}" not in system and "{character}" not in system
+    assert "{player}" not in system
+    assert "{character}" not in system
 
 
 def test_player_without_name_is_called_player() -> None:
@@ -202,17 +203,19 @@ def test_persona_is_stable_and_per_turn_parts_go_to_the_note() -> None:
     )
     assert one.system == two.system
     assert one.note == ""
-    assert "You feel angry." in two.note and "The game tells you: It starts to rain." in two.note
+    assert "You feel angry." in two.note
+    assert "The game tells you: It starts to rain." in two.note
 
 
 def test_history_drops_oldest_lines_in_blocks() -> None:
     lines = tuple(Line(Speaker.PLAYER, f"line {i} " + "x" * 40) for i in range(40))
     kept, dropped = fit_history(lines, budget_tokens=200)
-    assert dropped % HISTORY_DROP_BLOCK == 0 and dropped > 0
+    assert dropped % HISTORY_DROP_BLOCK == 0
+    assert dropped > 0
     assert kept == lines[dropped:]
     assert kept[-1].text.startswith("line 39")
     # one more line changes the cut only when a new block has to go
-    kept2, dropped2 = fit_history((*lines, lines[0]), budget_tokens=200)
+    _kept2, dropped2 = fit_history((*lines, lines[0]), budget_tokens=200)
     assert dropped2 in (dropped, dropped + HISTORY_DROP_BLOCK)
     prompt = build_prompt(
         PromptInput(character=character(), text="Hi", history=lines, history_token_budget=200)
