@@ -9,23 +9,28 @@ $(STAMP): pyproject.toml scripts/install
 	@scripts/install $(VENV)
 	@touch $(STAMP)
 
-run: $(STAMP)
+# Generated protobuf/gRPC code (src/anima/wire/pb, not committed): refreshed when protos/ changes.
+PB := src/anima/wire/pb/.fingerprint
+$(PB): $(STAMP) $(shell find protos -name '*.proto' 2>/dev/null) src/anima/wire/protogen.py
+	@$(BIN)/python -m anima.wire.protogen -q
+
+run: $(PB)
 	$(BIN)/anima serve --log-format text
 
-test: $(STAMP)
+test: $(PB)
 	$(BIN)/pytest -m "" -p no:cacheprovider
 
-fast-test: $(STAMP)
+fast-test: $(PB)
 	$(BIN)/pytest -m "not slow" -p no:cacheprovider -q
 
-lint: $(STAMP)
+lint: $(PB)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
 check: lint fast-test
 
-bench: $(STAMP)
+bench: $(PB)
 	$(BIN)/python -m bench
 
 clean:
