@@ -222,11 +222,11 @@ class LlamaLLM(LLMBase):
         await asyncio.get_running_loop().run_in_executor(self._executor, lambda: None)
 
     async def aclose(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        await asyncio.to_thread(self._close_model)
+        await asyncio.to_thread(self.close)
 
-    def _close_model(self) -> None:
-        self._executor.shutdown(wait=True)
+    def close(self) -> None:
+        """Wait for the running generation (if any) to stop, then free the model."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
         close = getattr(self._llama, "close", None)
         if close is not None:
             close()
