@@ -65,6 +65,19 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("key", help="the public key to revoke")
     _store_flags(revoke)
     revoke.set_defaults(handler=_keys_revoke)
+
+    chat = sub.add_parser("chat", help="talk to a character in the terminal")
+    chat.add_argument("--local", action="store_true", help="run the engine in this process")
+    chat.add_argument("--character-file", dest="character_file", help="--local: Character JSON")
+    chat.add_argument("--player", default="Player", help="your name (default Player)")
+    chat.add_argument(
+        "--llm-backend", dest="llm_backend", help="--local: embedded | openai | scripted"
+    )
+    chat.add_argument("--url", default="http://127.0.0.1:8000", help="server base URL")
+    chat.add_argument("--workspace", default="default", help="workspace of the character")
+    chat.add_argument("--character", help="character id on the server (not with --local)")
+    chat.add_argument("--key", help="API key: the base64 signature (or ANIMA_CHAT_KEY)")
+    chat.set_defaults(handler=_chat)
     return parser
 
 
@@ -193,6 +206,27 @@ async def _keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     print(f"revoked {args.key}")
     return 0
+
+
+# -- chat ---------------------------------------------------------------------
+
+
+async def _chat(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from anima import chat
+
+    if args.local:
+        path = Path(args.character_file) if args.character_file else None
+        return await chat.chat_local(settings, path, args.player)
+    key = args.key or os.environ.get("ANIMA_CHAT_KEY", "")
+    if not args.character or not key:
+        print(
+            "anima: chat needs --character and --key (or ANIMA_CHAT_KEY), or --local",
+            file=sys.stderr,
+        )
+        return 2
+    return await chat.chat_remote(args.url, args.workspace, args.character, key, args.player)
 
 
 # -- migrate / serve ----------------------------------------------------------
