@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 
 from anima import __version__
-from anima.api import errors, health, studio, workspaces
+from anima.api import errors, health, studio, tokens, workspaces
 from anima.api.auth import Authenticator
 from anima.api.deps import AppState
 from anima.api.middleware import HttpMetrics, RequestContextMiddleware
@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(workspaces.router)
     app.include_router(studio.router)
+    app.include_router(tokens.router)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
