@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,10 +11,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 
 from anima import __version__
+from anima.api import engine as engine_api
 from anima.api import errors, health, studio, tokens, workspaces
 from anima.api.auth import Authenticator
 from anima.api.deps import AppState
 from anima.api.middleware import HttpMetrics, RequestContextMiddleware
+from anima.backends.registry import create_llm
+from anima.pipeline.engine import Engine
+from anima.pipeline.runner import TurnRunner
 from anima.settings import Settings
 from anima.store import Store
 
@@ -26,15 +31,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = await Store.open(settings)
+        try:
+            llm = await asyncio.to_thread(create_llm, settings)
+        except BaseException:
+            await store.close()
+            raise
+        engine = Engine(settings, store, TurnRunner(settings, llm))
         app.state.anima = AppState(
             settings=settings,
             store=store,
             authenticator=Authenticator(store),
             registry=registry,
+            engine=engine,
         )
         try:
             yield
         finally:
+            await llm.aclose()
             await store.close()
 
     app = FastAPI(
@@ -49,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(workspaces.router)
     app.include_router(studio.router)
+    app.include_router(engine_api.router)
     app.include_router(tokens.router)
     app.add_middleware(
         CORSMiddleware,

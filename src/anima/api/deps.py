@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from prometheus_client import CollectorRegistry
 
 from anima.api.auth import Authenticator
+from anima.pipeline.engine import Engine
 from anima.settings import Settings
 from anima.store import Store
 
@@ -19,6 +20,7 @@ class AppState:
     store: Store
     authenticator: Authenticator
     registry: CollectorRegistry
+    engine: Engine
     extras: dict[str, Any] = field(default_factory=dict)
 
 

@@ -1,0 +1,385 @@
+"""The session core every face shares: open sessions, run turns, keep state in the store.
+
+A turn on a session runs under the session's lease (store/sessions.py), so turns on one
+session never interleave, on one worker or many; different sessions run in parallel. The
+turn is an async stream of domain events: the REST face collects it into an Interaction, the
+streaming faces encode each event as packets. A turn that fails stores nothing: the session's
+history and state stay as they were.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+import weakref
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from anima.domain.events import (
+    EmotionChanged,
+    Event,
+    InteractionEnd,
+    NarratedAction,
+    RelationshipChanged,
+    TriggerFired,
+    Utterance,
+)
+from anima.domain.session import Interaction, Player, Session, SessionCharacter, SessionKind
+from anima.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
+from anima.pipeline.runner import TurnInput, TurnJob, TurnRunner
+from anima.settings import Settings
+from anima.store import Store
+
+log = logging.getLogger("anima.engine")
+
+Clock = Callable[[], float]
+_LEASE_POLL = 0.02
+
+
+@dataclass(slots=True)
+class _Collected:
+    texts: list[str] = field(default_factory=list)
+    narrated: list[bool] = field(default_factory=list)
+    emotion: tuple[str, str] = ("NEUTRAL", "NORMAL")
+    relationship: dict[str, int] = field(default_factory=dict)
+    triggers: list[tuple[str, tuple[tuple[str, str], ...]]] = field(default_factory=list)
+    cancelled: bool = False
+
+    def add(self, event: Event) -> None:
+        match event:
+            case Utterance(text=text):
+                self.texts.append(text)
+                self.narrated.append(False)
+            case NarratedAction(text=text):
+                self.texts.append(text)
+                self.narrated.append(True)
+            case EmotionChanged(behavior=b, strength=s):
+                self.emotion = (b.name, s.name)
+            case RelationshipChanged() as r:
+                self.relationship = {
+                    "trust": r.trust,
+                    "respect": r.respect,
+                    "familiar": r.familiar,
+                    "flirtatious": r.flirtatious,
+                    "attraction": r.attraction,
+                }
+            case TriggerFired(name=name, parameters=params):
+                self.triggers.append((name, params))
+            case InteractionEnd(cancelled=cancelled):
+                self.cancelled = cancelled
+            case _:
+                pass
+
+
+def parse_resource(workspace: str, resource: str) -> tuple[SessionKind, str]:
+    """``workspaces/{ws}/characters/{id}`` or ``.../scenes/{id}`` → (kind, id)."""
+    parts = resource.split("/")
+    if len(parts) == 4 and parts[0] == "workspaces" and parts[3]:
+        if parts[1] != workspace:
+            raise InvalidArgument(f"{resource!r} is not in workspace '{workspace}'", field="name")
+        if parts[2] == "characters":
+            return SessionKind.CHARACTER, parts[3]
+        if parts[2] == "scenes":
+            return SessionKind.SCENE, parts[3]
+    raise InvalidArgument(
+        f"expected 'workspaces/{workspace}/characters/{{id}}' or "
+        f"'workspaces/{workspace}/scenes/{{id}}', got {resource!r}",
+        field="name",
+    )
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        turns: TurnRunner,
+        *,
+        clock: Clock = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.turns = turns
+        self.clock = clock
+        self.worker_id = uuid.uuid4().hex
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    # -- sessions ------------------------------------------------------------------
+
+    async def open_session(
+        self, workspace: str, resource: str, player: Player | None = None
+    ) -> Session:
+        kind, resource_id = parse_resource(workspace, resource)
+        if kind is SessionKind.CHARACTER:
+            characters = [await self._session_character(workspace, resource_id)]
+            scene_version = None
+        else:
+            scene = await self.store.scenes.get_deployed(workspace, resource_id)
+            if scene is None:
+                await self._raise_missing(workspace, "scenes", resource_id)
+                raise AssertionError("unreachable")
+            characters = [
+                await self._session_character(workspace, _short_id(ref))
+                for ref in scene.scene.character_refs()
+            ]
+            scene_version = scene.version
+        now = self.clock()
+        session = Session(
+            id=f"{workspace}:{uuid.uuid4()}",
+            workspace=workspace,
+            kind=kind,
+            loaded_scene=resource,
+            characters=characters,
+            player=player or Player(),
+            created_at=now,
+            last_active_at=now,
+            scene_version=scene_version,
+        )
+        await self.store.sessions.create(session)
+        return session
+
+    async def _session_character(self, workspace: str, character_id: str) -> SessionCharacter:
+        deployed = await self.store.characters.get_deployed(workspace, character_id)
+        if deployed is None:
+            await self._raise_missing(workspace, "characters", character_id)
+            raise AssertionError("unreachable")
+        c = deployed.character
+        return SessionCharacter(
+            agent_id=str(uuid.uuid4()),
+            character_id=character_id,
+            version=deployed.version,
+            display_name=c.description.given_name or "Character",
+            avatar_img=c.assets.avatar_img,
+            avatar_img_original=c.assets.avatar_img_original,
+        )
+
+    async def _raise_missing(self, workspace: str, collection: str, resource_id: str) -> None:
+        repo = self.store.characters if collection == "characters" else self.store.scenes
+        if await repo.exists(workspace, resource_id):
+            raise FailedPrecondition(
+                f"{collection[:-1]} 'workspaces/{workspace}/{collection}/{resource_id}' has no "
+                f"deployed version; deploy it first: POST /studio/v1/workspaces/{workspace}/"
+                f"{collection}/{resource_id}:deploy"
+            )
+        raise NotFound(
+            f"{collection[:-1]} 'workspaces/{workspace}/{collection}/{resource_id}' not found"
+        )
+
+    async def get_session(self, workspace: str, session_id: str) -> Session:
+        session = await self.store.sessions.get(session_id)
+        if (
+            session is None
+            or session.workspace != workspace
+            or session.expired(self.clock(), self.settings.session_ttl_seconds)
+        ):
+            raise NotFound(
+                f"session '{session_id}' not found or expired (sessions expire after "
+                f"{self.settings.session_ttl_seconds // 60} minutes without activity); "
+                "open a new one with openSession"
+            )
+        return session
+
+    # -- turns -------------------------------------------------------------------------
+
+    async def simple_send_text(
+        self,
+        workspace: str,
+        character_id: str,
+        text: str,
+        *,
+        session_id: str | None,
+        player: Player,
+    ) -> Interaction:
+        self._check_text(text)
+        session: Session | None = None
+        if session_id:
+            with contextlib.suppress(NotFound):
+                session = await self.get_session(workspace, session_id)
+            if session is not None and not any(
+                c.character_id == character_id for c in session.characters
+            ):
+                session = None
+        if session is None:
+            session = await self.open_session(
+                workspace, f"workspaces/{workspace}/characters/{character_id}", player
+            )
+        agent = next(c for c in session.characters if c.character_id == character_id)
+        sink: list[Interaction] = []
+        return await self.collect(
+            self.turn(workspace, session.id, agent.agent_id, TurnInput("text", text=text), sink),
+            sink,
+        )
+
+    async def send_text(
+        self, workspace: str, session_id: str, agent_id: str, text: str
+    ) -> Interaction:
+        self._check_text(text)
+        sink: list[Interaction] = []
+        return await self.collect(
+            self.turn(workspace, session_id, agent_id, TurnInput("text", text=text), sink), sink
+        )
+
+    async def send_trigger(
+        self,
+        workspace: str,
+        session_id: str,
+        agent_id: str,
+        trigger: str,
+        parameters: tuple[tuple[str, str], ...] = (),
+    ) -> Interaction:
+        sink: list[Interaction] = []
+        turn_input = TurnInput("trigger", trigger=trigger, parameters=parameters)
+        return await self.collect(
+            self.turn(workspace, session_id, agent_id, turn_input, sink), sink
+        )
+
+    def _check_text(self, text: str) -> None:
+        if not text.strip():
+            raise InvalidArgument("text is empty; send what the player says", field="text")
+        limit = self.settings.max_text_chars
+        if len(text) > limit:
+            raise InvalidArgument(
+                f"text is {len(text)} characters; at most {limit} are allowed", field="text"
+            )
+
+    async def collect(self, events: AsyncIterator[Event], sink: list[Interaction]) -> Interaction:
+        """Run a turn to its end; return the Interaction it stored."""
+        async for _ in events:
+            pass
+        return sink[-1]
+
+    async def turn(
+        self,
+        workspace: str,
+        session_id: str,
+        agent_id: str,
+        turn_input: TurnInput,
+        sink: list[Interaction] | None = None,
+    ) -> AsyncIterator[Event]:
+        """One turn as a stream of events, ``InteractionEnd`` last.
+
+        The interaction is stored before ``InteractionEnd`` is yielded, so a client that saw
+        the end can rely on it. Cancelling the consumer stops generation at once; what was
+        said so far is stored as a cancelled interaction. ``sink`` receives the stored
+        Interaction.
+        """
+        session = await self.get_session(workspace, session_id)
+        agent = session.character(agent_id)
+        async with self._serialised(session_id):
+            # Re-read under the lease: another worker may have moved the session on.
+            session = await self.get_session(workspace, session_id)
+            deployed = await self.store.characters.get_deployed_version(
+                workspace, agent.character_id, agent.version
+            )
+            if deployed is None or not await self.store.characters.exists(
+                workspace, agent.character_id
+            ):
+                raise NotFound(
+                    f"character '{agent.resource(workspace)}' of this session was deleted"
+                )
+            history = await self.store.sessions.history(session_id, limit=50)
+            interaction_id = str(uuid.uuid4())
+            collected = _Collected()
+            end: InteractionEnd | None = None
+            committed = False
+            try:
+                job = TurnJob(
+                    interaction_id=interaction_id,
+                    session=session,
+                    agent=agent,
+                    character=deployed.character,
+                    history=history,
+                    turn_input=turn_input,
+                    **(await self._scene_of(session)),
+                )
+                async for event in self.turns.run(job):
+                    if isinstance(event, InteractionEnd):
+                        end = event
+                        continue
+                    collected.add(event)
+                    yield event
+                end = end or InteractionEnd(interaction_id, agent.agent_id)
+                collected.add(end)
+                stored = await self._commit(session, agent, interaction_id, turn_input, collected)
+                committed = True
+                if sink is not None:
+                    sink.append(stored)
+                yield end
+            finally:
+                if not committed and collected.texts:
+                    collected.cancelled = True
+                    await asyncio.shield(
+                        self._commit(session, agent, interaction_id, turn_input, collected)
+                    )
+
+    async def _commit(
+        self,
+        session: Session,
+        agent: SessionCharacter,
+        interaction_id: str,
+        turn_input: TurnInput,
+        c: _Collected,
+    ) -> Interaction:
+        now = self.clock()
+        interaction = Interaction(
+            id=interaction_id,
+            session_id=session.id,
+            agent_id=agent.agent_id,
+            seq=-1,
+            created_at=now,
+            input_kind=turn_input.kind,
+            input_text=turn_input.text,
+            trigger=turn_input.trigger,
+            parameters=turn_input.parameters,
+            texts=tuple(c.texts),
+            narrated=tuple(c.narrated),
+            emotion=c.emotion,
+            relationship=c.relationship,
+            triggers_out=tuple(c.triggers),
+            cancelled=c.cancelled,
+        )
+        return await self.store.sessions.commit_turn(session, interaction, self.worker_id, now)
+
+    async def _scene_of(self, session: Session) -> dict[str, str]:
+        if session.kind is not SessionKind.SCENE or session.scene_version is None:
+            return {}
+        _, scene_id = parse_resource(session.workspace, session.loaded_scene)
+        deployed = await self.store.scenes.get_deployed_version(
+            session.workspace, scene_id, session.scene_version
+        )
+        if deployed is None:
+            return {}
+        return {
+            "scene_name": deployed.scene.display_name,
+            "scene_description": deployed.scene.description,
+        }
+
+    @contextlib.asynccontextmanager
+    async def _serialised(self, session_id: str) -> AsyncIterator[None]:
+        lock = self._locks.get(session_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[session_id] = lock
+        async with lock:
+            lease = self.settings.llm_timeout_seconds * 2 + 30
+            deadline = time.monotonic() + lease
+            while not await self.store.sessions.acquire(
+                session_id, self.worker_id, now=time.time(), until=time.time() + lease
+            ):
+                if time.monotonic() > deadline:
+                    raise Aborted(
+                        f"session '{session_id}' is busy with another turn; try again",
+                        retryable=True,
+                    )
+                await asyncio.sleep(_LEASE_POLL)
+            try:
+                yield
+            finally:
+                await asyncio.shield(self.store.sessions.release(session_id, self.worker_id))
+
+
+def _short_id(ref: str) -> str:
+    return ref.rsplit("/", 1)[-1]

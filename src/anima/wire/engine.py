@@ -1,0 +1,141 @@
+"""Engine REST shapes (rest-api.md#engine-api): requests in camelCase or snake_case, and the
+Session and Interaction resources exactly as the documented clients read them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+
+from anima.domain.session import Interaction, Player, Session
+
+
+def _both(camel: str, snake: str) -> Any:
+    return Field(default=None, validation_alias=AliasChoices(camel, snake))
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class EndUserConfig(_Request):
+    end_user_id: str | None = _both("endUserId", "end_user_id")
+    given_name: str | None = _both("givenName", "given_name")
+    gender: str | None = None
+    role: str | None = None
+    age: int | None = Field(default=None, ge=0, le=200)
+
+    @field_validator("age", mode="before")
+    @classmethod
+    def _age(cls, value: Any) -> Any:
+        # int64 travels as a JSON string in proto3 JSON ("27"); an empty string means unset.
+        if isinstance(value, str):
+            value = value.strip()
+            return None if value == "" else value
+        return value
+
+    def to_player(self, full_name: str = "") -> Player:
+        return Player(
+            end_user_id=self.end_user_id or "",
+            given_name=self.given_name or "",
+            gender=self.gender or "",
+            age=self.age,
+            role=self.role or "",
+            full_name=full_name,
+        )
+
+
+class SimpleSendTextRequest(_Request):
+    character: str | None = None
+    text: str | None = None
+    session_id: str | None = _both("sessionId", "session_id")
+    end_user_id: str | None = _both("endUserId", "end_user_id")
+    end_user_fullname: str | None = _both("endUserFullname", "end_user_fullname")
+
+    def to_player(self) -> Player:
+        return Player(
+            end_user_id=self.end_user_id or "",
+            given_name=self.end_user_fullname or "",
+            full_name=self.end_user_fullname or "",
+        )
+
+
+class OpenSessionRequest(_Request):
+    name: str | None = None
+    user: EndUserConfig | None = None
+
+
+class SendTextRequest(_Request):
+    name: str | None = None
+    text: str | None = None
+
+
+class TriggerParameter(_Request):
+    name: str
+    value: str = ""
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _stringify(cls, value: Any) -> Any:
+        if isinstance(value, int | float | bool):
+            return str(value).lower() if isinstance(value, bool) else str(value)
+        return value
+
+
+class TriggerEvent(_Request):
+    trigger: str | None = None
+    parameters: list[TriggerParameter] = Field(default_factory=list)
+
+
+class SendTriggerRequest(_Request):
+    name: str | None = None
+    trigger_event: TriggerEvent | None = _both("triggerEvent", "trigger_event")
+    end_user_id: str | None = _both("endUserId", "end_user_id")
+
+
+# -- responses ------------------------------------------------------------------
+
+
+def session_json(session: Session) -> dict[str, Any]:
+    return {
+        "name": session.id,
+        "sessionCharacters": [
+            {
+                "name": c.resource(session.workspace),
+                "character": c.agent_id,
+                "displayName": c.display_name,
+                "characterAssets": {
+                    "avatarImg": c.avatar_img,
+                    "avatarImgOriginal": c.avatar_img_original,
+                },
+            }
+            for c in session.characters
+        ],
+        "loadedScene": session.loaded_scene,
+    }
+
+
+def trigger_resource(workspace: str, name: str) -> str:
+    return name if name.startswith("workspaces/") else f"workspaces/{workspace}/triggers/{name}"
+
+
+def interaction_json(workspace: str, interaction: Interaction) -> dict[str, Any]:
+    rel = interaction.relationship
+    return {
+        "name": f"workspaces/{workspace}/sessions/{interaction.session_id}"
+        f"/interactions/{interaction.id}",
+        "textList": list(interaction.texts),
+        "emotion": {"behavior": interaction.emotion[0], "strength": interaction.emotion[1]},
+        "sessionId": interaction.session_id,
+        "relationshipUpdate": {
+            axis: int(rel.get(axis, 0))
+            for axis in ("trust", "respect", "familiar", "flirtatious", "attraction")
+        },
+        "activeTriggers": [
+            {
+                "trigger": trigger_resource(workspace, name),
+                "parameters": [{"name": k, "value": v} for k, v in params],
+            }
+            for name, params in interaction.triggers_out
+        ],
+    }
