@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from anima import character_files
 from anima.domain.credentials import Scope, is_valid_workspace_name, new_key_pair
 from anima.errors import AnimaError
 from anima.settings import Settings
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--character", help="character id on the server (not with --local)")
     chat.add_argument("--key", help="API key: the base64 signature (or ANIMA_CHAT_KEY)")
     chat.set_defaults(handler=_chat)
+    character_files.register(sub, _store_flags)
     return parser
 
 

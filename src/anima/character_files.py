@@ -1,0 +1,139 @@
+"""``anima characters import FILE`` and ``anima characters export NAME``: characters as JSON
+files in the Studio shape, read and written straight through the store (no server needed).
+
+A file holds one Character, a list of them, or a list response (``{"characters": [...]}``).
+A character whose ``name`` names an existing character of the workspace replaces its draft;
+any other is created (keeping the id of its ``name`` when free, else one from ``givenName``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from anima.domain.character import Character, character_id_for, parse_character
+from anima.domain.credentials import is_valid_workspace_name
+from anima.domain.resource import slug
+from anima.errors import InvalidArgument, NotFound
+from anima.pipeline.deploy import Deployer
+from anima.settings import Settings
+from anima.store import Store
+
+
+def register(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    store_flags: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    """Add ``characters import`` and ``characters export`` to the CLI."""
+    characters = sub.add_parser("characters", help="import and export characters as JSON files")
+    actions = characters.add_subparsers(dest="characters_command", required=True, metavar="ACTION")
+
+    imp = actions.add_parser("import", help="create or replace characters from a JSON file")
+    imp.add_argument("file", help="JSON file ('-' for standard input)")
+    imp.add_argument("--workspace", default="default", help="target workspace (default: default)")
+    imp.add_argument("--deploy", action="store_true", help="deploy each imported character")
+    store_flags(imp)
+    imp.set_defaults(handler=import_characters)
+
+    exp = actions.add_parser("export", help="print a character as JSON")
+    exp.add_argument("name", help="character id or resource name (workspaces/W/characters/ID)")
+    exp.add_argument("--workspace", default="default", help="workspace (default: default)")
+    exp.add_argument("--deployed", action="store_true", help="the deployed version, not the draft")
+    exp.add_argument("-o", "--output", help="write to this file instead of standard output")
+    store_flags(exp)
+    exp.set_defaults(handler=export_character)
+
+
+def _read(file: str) -> list[Any]:
+    try:
+        text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
+        data = json.loads(text)
+    except OSError as exc:
+        raise InvalidArgument(f"cannot read {file}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(f"{file} is not JSON: {exc}") from None
+    if isinstance(data, dict) and isinstance(data.get("characters"), list):
+        data = data["characters"]
+    return data if isinstance(data, list) else [data]
+
+
+def _exported_id(name: Any) -> str | None:
+    """The id in an exported ``name`` (from any workspace), if it is a well-formed id."""
+    parts = name.split("/") if isinstance(name, str) else []
+    if len(parts) == 4 and parts[0] == "workspaces" and parts[2] == "characters":
+        return parts[3] if slug(parts[3], "") == parts[3] else None
+    return None
+
+
+async def _import_one(store: Store, workspace: str, body: Any, where: str) -> Character:
+    try:
+        character = parse_character(body)
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"{where}: {exc.message}") from None
+    rid = _exported_id(body.get("name") if isinstance(body, dict) else None)
+    if rid:
+        replaced = await store.characters.update(
+            workspace, rid, lambda current: character.model_copy(update={"name": current.name})
+        )
+        if replaced is not None:
+            return replaced
+    return await store.characters.create(workspace, character, rid or character_id_for(character))
+
+
+async def import_characters(args: argparse.Namespace, settings: Settings) -> int:
+    if not is_valid_workspace_name(args.workspace):
+        raise InvalidArgument("workspace names use letters, digits, '-' and '_'")
+    bodies = _read(args.file)
+    store = await Store.open(settings)
+    failed = 0
+    try:
+        await store.keys.ensure_workspace(args.workspace)
+        deployer = Deployer(store)
+        for i, body in enumerate(bodies):
+            character = await _import_one(store, args.workspace, body, f"{args.file}[{i}]")
+            line = f"imported {character.name}"
+            if args.deploy:
+                op = await store.characters.start_deploy(args.workspace, character.id)
+                assert op is not None
+                await deployer.run(op.id)
+                done = await store.operations.get(op.id)
+                if done is not None and done.error is not None:
+                    failed += 1
+                    line += f" (deploy failed: {done.error.message})"
+                else:
+                    line += f" (deployed version {op.version})"
+            print(line)
+    finally:
+        await store.close()
+    return 1 if failed else 0
+
+
+async def export_character(args: argparse.Namespace, settings: Settings) -> int:
+    workspace, rid = args.workspace, args.name
+    parts = args.name.split("/")
+    if len(parts) == 4 and parts[0] == "workspaces":
+        workspace, rid = parts[1], parts[3]
+    store = await Store.open(settings)
+    try:
+        character: Character | None
+        if args.deployed:
+            deployed = await store.characters.get_deployed(workspace, rid)
+            character = None if deployed is None else deployed.character
+        else:
+            character = await store.characters.get(workspace, rid)
+    finally:
+        await store.close()
+    if character is None:
+        what = "deployed version of " if args.deployed else ""
+        raise NotFound(f"no {what}workspaces/{workspace}/characters/{rid}")
+    text = json.dumps(character.to_json(), indent=2, ensure_ascii=False) + "\n"
+    if args.output:
+        await asyncio.to_thread(Path(args.output).write_text, text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,95 @@
+"""`anima characters import/export` end to end: real subprocesses on a real store, then the
+characters read back through the Studio API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from anima.settings import Settings
+from tests.api.studio_helpers import open_studio
+from tests.domain.test_character import FULL_CHARACTER, full_character
+
+
+def anima(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ANIMA_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "anima.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_import_deploy_export_round_trip(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    source = tmp_path / "axeon.json"
+    exported_from_elsewhere = {"name": "workspaces/old/characters/axeon", **full_character()}
+    exported_from_elsewhere["commonKnowledge"] = []
+    source.write_text(
+        json.dumps(
+            {
+                "characters": [
+                    exported_from_elsewhere,
+                    {"defaultCharacterDescription": {"givenName": "Bo"}},
+                ]
+            }
+        )
+    )
+
+    imported = anima(
+        "characters", "import", str(source), "--workspace", "ws1", "--deploy", data_dir=data
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert "imported workspaces/ws1/characters/axeon (deployed version 1)" in imported.stdout
+    assert "imported workspaces/ws1/characters/bo (deployed version 1)" in imported.stdout
+
+    out = tmp_path / "out.json"
+    exported = anima(
+        "characters",
+        "export",
+        "workspaces/ws1/characters/axeon",
+        "--deployed",
+        "-o",
+        str(out),
+        data_dir=data,
+    )
+    assert exported.returncode == 0, exported.stderr
+    expected = {**FULL_CHARACTER, "commonKnowledge": [], "name": "workspaces/ws1/characters/axeon"}
+    assert json.loads(out.read_text()) == expected
+
+    # importing again replaces the draft of the same id instead of making a copy
+    changed = {**expected, "socialRank": 0.2}
+    source.write_text(json.dumps(changed))
+    again = anima("characters", "import", str(source), "--workspace", "ws1", data_dir=data)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == "imported workspaces/ws1/characters/axeon"
+    draft = anima("characters", "export", "axeon", "--workspace", "ws1", data_dir=data)
+    assert json.loads(draft.stdout)["socialRank"] == 0.2
+
+    async with open_studio(Settings(data_dir=data)) as studio:
+        listed = await studio.ok("GET", "/studio/v1/workspaces/ws1/characters")
+        assert [c["name"] for c in listed["characters"]] == [
+            "workspaces/ws1/characters/axeon",
+            "workspaces/ws1/characters/bo",
+        ]
+        deployed = await studio.store.characters.get_deployed("ws1", "axeon")
+        assert deployed is not None
+        assert deployed.character.social_rank == 0.75  # the draft changed, not the deployed version
+
+
+def test_import_and_export_errors(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"defaultCharacterDescription": {"pronoun": "ROBOT"}}]))
+    r = anima("characters", "import", str(bad), data_dir=data)
+    assert r.returncode == 1
+    assert "defaultCharacterDescription.pronoun" in r.stderr
+    assert "Traceback" not in r.stderr
+    missing = anima("characters", "export", "nobody", data_dir=data)
+    assert missing.returncode == 1
+    assert "workspaces/default/characters/nobody" in missing.stderr
