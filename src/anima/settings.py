@@ -61,6 +61,19 @@ class Settings(BaseSettings):
     )
     max_text_chars: int = Field(4000, ge=1)
     token_ttl_seconds: int = Field(3600, ge=1, description="Lifetime of streaming session tokens.")
+    signature_max_skew_seconds: int = Field(
+        300, ge=1, description="How far an IW1-HMAC-SHA256 request's DateTime may be from now."
+    )
+    signature_hosts: list[str] = Field(
+        default_factory=list,
+        description="Extra host[:port] strings clients may sign IW1-HMAC-SHA256 requests for "
+        "(the request's Host and localhost/127.0.0.1 with the server's ports are always accepted).",
+    )
+    sealing_key_file: Path | None = Field(
+        None,
+        description="File with the 32-byte key sealing the HMAC copy of API secrets (default "
+        "<data_dir>/sealing.key, created on first use); share it between hosts of one database.",
+    )
 
     # -- language model -------------------------------------------------------
     llm_backend: str = Field(

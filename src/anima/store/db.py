@@ -27,7 +27,9 @@ from anima.errors import Unavailable
 from anima.settings import Settings
 from anima.store.characters import CharacterRepo, KnowledgeRepo, SceneRepo
 from anima.store.keys import KeyRepo
+from anima.store.nonces import NonceRepo
 from anima.store.operations import OperationRepo
+from anima.store.sealing import SecretSealer
 from anima.store.sessions import RelationshipRepo, SessionRepo
 from anima.store.values import ServerValueRepo
 
@@ -82,6 +84,8 @@ class Store:
         self.dialect = engine.dialect.name
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
         self.keys = KeyRepo(self)
+        self.sealer = SecretSealer(self)
+        self.nonces = NonceRepo(self)
         self.values = ServerValueRepo(self)
         self.sessions = SessionRepo(self)
         self.relationships = RelationshipRepo(self)

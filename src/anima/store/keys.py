@@ -45,6 +45,7 @@ class KeyRepo:
             return len((await s.execute(select(WorkspaceRow.name))).all())
 
     async def add(self, workspace: str, scope: Scope, pair: NewKeyPair) -> ApiKey:
+        sealed = await self._store.sealer.seal(pair.key, pair.secret)
         row = ApiKeyRow(
             key=pair.key,
             workspace=workspace,
@@ -52,6 +53,7 @@ class KeyRepo:
             salt=pair.salt,
             secret_hash=pair.secret_hash,
             created_at=time.time(),
+            sealed_secret=sealed,
         )
         async with self._store.session() as s:
             s.add(row)
@@ -63,6 +65,20 @@ class KeyRepo:
             if row is None:
                 return None
             return _to_domain(row), row.salt, row.secret_hash
+
+    async def get_signing_secret(self, key: str) -> tuple[ApiKey, str | None] | None:
+        """The key and its secret, unsealed, for HMAC signature checks only (store/sealing.py).
+
+        The secret is None for keys created before signatures were supported.
+        """
+        async with self._store.session() as s:
+            row = await s.get(ApiKeyRow, key)
+            if row is None:
+                return None
+            api_key, sealed = _to_domain(row), row.sealed_secret
+        if sealed is None:
+            return api_key, None
+        return api_key, await self._store.sealer.open(key, sealed)
 
     async def list(self, workspace: str | None = None) -> list[ApiKey]:
         stmt = select(ApiKeyRow).order_by(ApiKeyRow.workspace, ApiKeyRow.created_at)

@@ -34,6 +34,9 @@ class ApiKeyRow(Base):
     secret_hash: Mapped[bytes] = mapped_column(LargeBinary(64))
     created_at: Mapped[float] = mapped_column(Float)
     revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The secret encrypted under the sealing key (store/sealing.py), for IW1-HMAC-SHA256 checks;
+    # NULL for keys created before migration 0003.
+    sealed_secret: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class ServerValueRow(Base):
@@ -47,3 +50,15 @@ class ServerValueRow(Base):
 
 
 Index("ix_api_keys_workspace_created", ApiKeyRow.workspace, ApiKeyRow.created_at)
+
+
+class UsedNonceRow(Base):
+    """Nonces of IW1-HMAC-SHA256 requests already accepted, kept until their window closes."""
+
+    __tablename__ = "used_nonces"
+
+    api_key: Mapped[str] = mapped_column(
+        String(64), ForeignKey("api_keys.key", ondelete="CASCADE"), primary_key=True
+    )
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
