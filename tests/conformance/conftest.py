@@ -1,0 +1,79 @@
+"""Drive the unmodified official client SDKs (npm packages pinned in package.json) against Anima.
+
+``node_sdks`` installs them once per test session with ``npm ci`` into ``node_modules/``
+(gitignored; skipped when package-lock.json has not changed since). Without node/npm, or when
+the npm registry cannot be reached, the tests are skipped with the reason, except under CI
+(env ``CI`` set), where that is a failure. ``run_harness`` runs one of the scripts in
+``harness/`` and returns the JSON objects it printed, one per line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+HARNESS = HERE / "harness"
+_STAMP = HERE / "node_modules" / ".anima-lock-sha256"
+
+
+def require(reason: str) -> None:
+    """Skip with ``reason`` locally; fail under CI, where every conformance test must run."""
+    if os.environ.get("CI"):
+        pytest.fail(f"conformance tests must run in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def node_sdks() -> Path:
+    """The conformance directory with its node_modules installed from package-lock.json."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        require(
+            "node and npm are needed to run the official SDKs (e.g. apt-get install nodejs npm)"
+        )
+    assert npm is not None
+    lock = hashlib.sha256((HERE / "package-lock.json").read_bytes()).hexdigest()
+    if not _STAMP.is_file() or _STAMP.read_text().strip() != lock:
+        try:
+            subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=HERE,
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+        except subprocess.CalledProcessError as exc:
+            require(f"npm ci failed (registry unreachable?): {exc.stderr.strip()[-500:]}")
+        except subprocess.TimeoutExpired:
+            require("npm ci took longer than 10 minutes")
+        _STAMP.write_text(lock + "\n")
+    return HERE
+
+
+def run_harness(
+    script: str, *args: str, env: Mapping[str, str] | None = None, timeout: float = 60
+) -> list[dict[str, Any]]:
+    """Run ``harness/<script>`` with node; the JSON lines it printed (stderr shown on failure)."""
+    node = shutil.which("node")
+    assert node is not None
+    done = subprocess.run(
+        [node, str(HARNESS / script), *args],
+        cwd=HERE,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    assert done.returncode == 0, f"{script} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+    return [json.loads(line) for line in lines]
