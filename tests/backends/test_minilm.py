@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
@@ -51,6 +52,14 @@ async def test_batches_keep_the_input_order(embedder: MiniLMEmbedder) -> None:
     together = await embedder.embed(texts)
     for i in (0, 37, len(texts) - 1):
         np.testing.assert_allclose(together[i], (await embedder.embed([texts[i]]))[0], atol=1e-6)
+
+
+async def test_concurrent_calls_share_the_model_safely(embedder: MiniLMEmbedder) -> None:
+    batches = [[f"line {i} of batch {b}" for i in range(b + 1)] for b in range(8)]
+    together = await asyncio.gather(*(embedder.embed(batch) for batch in batches))
+    for batch, vectors in zip(batches, together, strict=True):
+        np.testing.assert_allclose(vectors, embedder.embed_sync(batch), atol=1e-6)
+    assert MiniLMEmbedder()._loaded is embedder._loaded  # loaded once per process
 
 
 async def test_similar_sentences_are_closer(embedder: MiniLMEmbedder) -> None:
