@@ -128,6 +128,28 @@ def test_each_kind_of_line_shows_its_behaviour(intent: Intent, expected: SpaffCo
     assert express(state, profile)[0] is expected
 
 
+def test_positive_characters_take_praise_harder_and_insults_lighter() -> None:
+    sunny = EmotionProfile(traits=Traits(positive=80), fluidity=0.5)
+    gloomy = EmotionProfile(traits=Traits(positive=-80), fluidity=0.5)
+    assert converse(sunny, COMPLIMENT, 1).mood.joy > converse(gloomy, COMPLIMENT, 1).mood.joy
+    assert converse(sunny, INSULT, 1).mood.joy > converse(gloomy, INSULT, 1).mood.joy
+
+
+def test_open_characters_warm_to_flirting_cautious_ones_tense_up() -> None:
+    flirt = Appraisal.of(Intent.FLIRT, confidence=0.9, valence=0.4, intensity=0.4)
+    open_ = EmotionProfile(traits=Traits(open=80), fluidity=0.5)
+    cautious = EmotionProfile(traits=Traits(open=-80), fluidity=0.5)
+    warm, wary = converse(open_, flirt, 3), converse(cautious, flirt, 3)
+    assert warm.mood.trust > wary.mood.trust
+    assert wary.mood.fear > warm.mood.fear > -1
+
+
+def test_extraverts_show_more() -> None:
+    loud = EmotionProfile(traits=Traits(extravert=90), fluidity=0.5)
+    quiet = EmotionProfile(traits=Traits(extravert=-90), fluidity=0.5)
+    assert converse(loud, COMPLIMENT, 1).mood.joy > converse(quiet, COMPLIMENT, 1).mood.joy
+
+
 def test_mood_decays_back_to_the_initial_mood() -> None:
     initial = Mood(joy=20, fear=0, trust=10, surprise=0)
     profile = EmotionProfile(initial=initial, traits=AGGRESSIVE, fluidity=0.5)

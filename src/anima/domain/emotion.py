@@ -161,7 +161,10 @@ AGGRESSION: Mapping[Intent, float] = {Intent.INSULT: 0.60, Intent.THREAT: 1.30}
 
 
 def push(appraisal: Appraisal, traits: Traits) -> Mood:
-    """The personality-bent push of one appraised line, each axis -1..1 (as a Mood x100)."""
+    """How hard one appraised line pushes each mood axis, bent by the personality.
+
+    Returned as a Mood: 100 on an axis is a full-strength push (``GAIN * fluidity`` points).
+    """
     positive = traits.positive / 100.0
     aggressive = -traits.peaceful / 100.0
     peace = max(0.0, traits.peaceful / 100.0)
