@@ -140,10 +140,13 @@ class Deployer:
             await self._store.operations.fail(op.id, OperationError.from_exception(exc))
         except Exception as exc:
             log.exception("deploy %s failed unexpectedly", op.name)
-            await self._store.operations.fail(
-                op.id,
-                OperationError.from_exception(Internal(f"deploy failed: {type(exc).__name__}")),
-            )
+            try:
+                await self._store.operations.fail(
+                    op.id,
+                    OperationError.from_exception(Internal(f"deploy failed: {type(exc).__name__}")),
+                )
+            except Exception:  # the store itself is failing: the lease lapses, a sweep retries
+                log.exception("could not record the failure of %s", op.name)
         finally:
             renewer.cancel()
 
