@@ -21,7 +21,7 @@ import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Protocol
@@ -105,8 +105,9 @@ class LLMBase(ABC):
         try:
             while True:
                 try:
-                    async for text in self._attempt(prompt, m):
-                        yield text
+                    async with aclosing(self._attempt(prompt, m)) as attempt:
+                        async for text in attempt:
+                            yield text
                     break
                 except BackendError as exc:
                     if m.chunks or not exc.retryable or m.attempts > self.retries:
@@ -127,7 +128,7 @@ class LLMBase(ABC):
                 log.warning("%s produced no text for a prompt", self.name)
             self._record(m)
 
-    async def _attempt(self, prompt: Prompt, m: GenerationMetrics) -> AsyncIterator[str]:
+    async def _attempt(self, prompt: Prompt, m: GenerationMetrics) -> AsyncGenerator[str, None]:
         async with aclosing(self._stream(prompt)) as chunks:
             while True:
                 try:
