@@ -1,4 +1,4 @@
-"""Client packets -> ClientInput, from the client JSON of docs spec/streaming-protocol.md."""
+"""Client packets -> ClientInput, from the client JSON of streaming-protocol.md."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Server packets: domain events and session packets -> InworldPacket, checked against the
-golden JSON of docs spec/streaming-protocol.md (§3.1, §4.3, §4.4)."""
+golden JSON of streaming-protocol.md (§3.1, §4.3, §4.4)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ There is one mapping, written against the generated protobuf classes (``anima.wi
 the gRPC face sends and receives those messages as they are; the WebSocket face derives its
 JSON from them with ``google.protobuf.json_format`` (proto3 JSON: lowerCamelCase, enums as
 names, int64 as strings, bytes as base64, RFC 3339 timestamps), exactly as the web SDK parses
-them. Shapes follow docs spec/streaming-protocol.md §4.
+them. Shapes follow streaming-protocol.md §4.
 
     encode   domain Event (pipeline)      -> InworldPacket | None   PacketEncoder.event
              session-level server packets -> InworldPacket          PacketEncoder.scene_status ...
