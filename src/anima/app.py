@@ -16,7 +16,9 @@ from anima.api import errors, health, studio, tokens, workspaces
 from anima.api.auth import Authenticator
 from anima.api.deps import AppState
 from anima.api.middleware import HttpMetrics, RequestContextMiddleware
+from anima.backends.embed_registry import create_embedder
 from anima.backends.registry import create_llm
+from anima.pipeline.appraiser import Appraiser
 from anima.pipeline.engine import Engine
 from anima.pipeline.runner import TurnRunner
 from anima.settings import Settings
@@ -33,10 +35,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = await Store.open(settings)
         try:
             llm = await asyncio.to_thread(create_llm, settings)
+            embedder = await asyncio.to_thread(create_embedder, settings)
+            appraiser = await Appraiser.for_embedder(embedder)
         except BaseException:
             await store.close()
             raise
-        engine = Engine(settings, store, TurnRunner(settings, llm))
+        runner = TurnRunner(settings, llm, appraiser=appraiser, embedder=embedder)
+        engine = Engine(settings, store, runner)
         app.state.anima = AppState(
             settings=settings,
             store=store,

@@ -150,6 +150,9 @@ def fit_classifier(vectors: Vectors, intents: Sequence[Intent], method: Method) 
     return PrototypeClassifier.fit(vectors, intents)
 
 
+_TRAINED: dict[tuple[str, int], IntentClassifier] = {}
+
+
 class Appraiser:
     """Appraises lines with an embedder, an intent classifier and a sentiment analyzer."""
 
@@ -179,6 +182,18 @@ class Appraiser:
         vectors = await embedder.embed([line.text for line in training])
         classifier = fit_classifier(vectors, [line.intent for line in training], method)
         return cls(embedder, classifier, sentiment or VaderSentiment())
+
+    @classmethod
+    async def for_embedder(cls, embedder: Embedder) -> Appraiser:
+        """The appraiser trained on the shipped lines, trained once per process and embedder
+        kind (training is deterministic, and takes a second or more on two cores)."""
+        key = (type(embedder).__qualname__, embedder.dim)
+        classifier = _TRAINED.get(key)
+        if classifier is None:
+            trained = await cls.train(embedder)
+            _TRAINED[key] = trained.classifier
+            return trained
+        return cls(embedder, classifier, VaderSentiment())
 
     async def appraise(self, text: str) -> Appraisal:
         (appraisal,) = await self.appraise_many([text])

@@ -286,6 +286,10 @@ class Engine:
             end: InteractionEnd | None = None
             committed = False
             try:
+                scene_name, scene_description = await self._scene_of(session)
+                rel_enabled = deployed.character.relationship.enabled and bool(
+                    session.player.end_user_id
+                )
                 job = TurnJob(
                     interaction_id=interaction_id,
                     session=session,
@@ -293,7 +297,13 @@ class Engine:
                     character=deployed.character,
                     history=history,
                     turn_input=turn_input,
-                    **(await self._scene_of(session)),
+                    scene_name=scene_name,
+                    scene_description=scene_description,
+                    relationship=await self.store.relationships.get(
+                        workspace, session.player.end_user_id, agent.character_id
+                    )
+                    if rel_enabled
+                    else {},
                 )
                 async for event in self.turns.run(job):
                     if isinstance(event, InteractionEnd):
@@ -303,7 +313,16 @@ class Engine:
                     yield event
                 end = end or InteractionEnd(interaction_id, agent.agent_id)
                 collected.add(end)
+                session.agent_state[agent.agent_id] = job.outcome.agent_state
                 stored = await self._commit(session, agent, interaction_id, turn_input, collected)
+                if job.outcome.relationship is not None:
+                    await self.store.relationships.put(
+                        workspace,
+                        session.player.end_user_id,
+                        agent.character_id,
+                        job.outcome.relationship,
+                        self.clock(),
+                    )
                 committed = True
                 if sink is not None:
                     sink.append(stored)
@@ -343,19 +362,16 @@ class Engine:
         )
         return await self.store.sessions.commit_turn(session, interaction, self.worker_id, now)
 
-    async def _scene_of(self, session: Session) -> dict[str, str]:
+    async def _scene_of(self, session: Session) -> tuple[str, str]:
         if session.kind is not SessionKind.SCENE or session.scene_version is None:
-            return {}
+            return "", ""
         _, scene_id = parse_resource(session.workspace, session.loaded_scene)
         deployed = await self.store.scenes.get_deployed_version(
             session.workspace, scene_id, session.scene_version
         )
         if deployed is None:
-            return {}
-        return {
-            "scene_name": deployed.scene.display_name,
-            "scene_description": deployed.scene.description,
-        }
+            return "", ""
+        return deployed.scene.display_name, deployed.scene.description
 
     @contextlib.asynccontextmanager
     async def _serialised(self, session_id: str) -> AsyncIterator[None]:

@@ -1,18 +1,60 @@
-"""From a session turn to the character pipeline: builds the turn's context and request
-(character, player, scene, history, the affect and goal seams) and runs ``run_turn``."""
+"""From a session turn to the character pipeline.
+
+``TurnRunner.run(job)`` builds the turn's context and request from the session (character,
+player, scene, history), then around ``run_turn`` it adds the stages of the character brain:
+
+1. goals (domain/goals.py): the game's trigger, or the player's words matched to an intent,
+   may start a goal: its instruction steers the reply, a verbatim line replaces the model,
+   its emotion overrides the mood, its triggers go back to the client;
+2. affect (domain/emotion.py, domain/relationship.py): the player's line is appraised and
+   moves the mood (and, when enabled, the relationship with this player), which shape the
+   prompt; each utterance gets its SPAFF emotion; the relationship change closes the turn.
+
+What moved (mood, goal state, relationship) is written to ``job.outcome``; the engine stores
+it with the interaction. Nothing here writes to the store.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+from anima.backends.embed import Embedder
 from anima.backends.llm import LLM
+from anima.domain import emotion, relationship
+from anima.domain.appraisal import Appraisal
 from anima.domain.character import Character
-from anima.domain.events import Event
+from anima.domain.events import (
+    EmotionChanged,
+    Event,
+    InteractionEnd,
+    RelationshipChanged,
+    SpaffCode,
+    Strength,
+    Utterance,
+)
+from anima.domain.goals import (
+    GoalDecision,
+    GoalState,
+    IntentMatch,
+    Reply,
+    Trigger,
+    active_intents,
+    decide,
+    event_text,
+)
+from anima.domain.goals_yaml import GoalsConfig, parse_goals
 from anima.domain.prompt import SceneInfo
 from anima.domain.session import Interaction, Session, SessionCharacter, SessionKind
-from anima.pipeline.turn import TurnContext, TurnRequest, history_lines, run_turn
+from anima.errors import AnimaError
+from anima.pipeline.appraiser import Appraiser
+from anima.pipeline.intents import IntentMatcher
+from anima.pipeline.turn import Said, TurnContext, TurnRequest, history_lines, run_turn
 from anima.settings import Settings
+
+log = logging.getLogger("anima.turn")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +65,14 @@ class TurnInput:
     text: str = ""
     trigger: str = ""
     parameters: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(slots=True)
+class TurnOutcome:
+    """What the turn changed, for the engine to store."""
+
+    agent_state: dict[str, Any] = field(default_factory=dict)
+    relationship: dict[str, int] | None = None  # the new cumulative state, when enabled
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,37 +87,214 @@ class TurnJob:
     turn_input: TurnInput
     scene_name: str = ""
     scene_description: str = ""
+    relationship: dict[str, Any] = field(default_factory=dict)
+    outcome: TurnOutcome = field(default_factory=TurnOutcome)
+
+
+def emotion_profile(character: Character) -> emotion.EmotionProfile:
+    m, p = character.initial_mood, character.personality
+    return emotion.EmotionProfile(
+        initial=emotion.Mood(joy=m.joy, fear=m.fear, trust=m.trust, surprise=m.surprise),
+        traits=emotion.Traits(
+            positive=p.positive, peaceful=p.peaceful, open=p.open, extravert=p.extravert
+        ),
+        fluidity=character.emotional_fluidity,
+    )
+
+
+def with_changes(character: Character, goals: GoalState) -> Character:
+    """The character with the session-only changes of its goals applied."""
+    changes = goals.character_changes
+    update: dict[str, Any] = {}
+    if changes.motivation is not None:
+        update["motivation"] = changes.motivation
+    if changes.core_description is not None:
+        update["description"] = changes.core_description
+    if not update:
+        return character
+    return character.model_copy(
+        update={"description": character.description.model_copy(update=update)}
+    )
 
 
 class TurnRunner:
-    """Runs the character pipeline for a job. One per process, shared by all sessions."""
+    """Runs the character brain for a job. One per process, shared by all sessions."""
 
-    def __init__(self, settings: Settings, llm: LLM) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        llm: LLM,
+        *,
+        appraiser: Appraiser | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
         self.settings = settings
         self.llm = llm
+        self.appraiser = appraiser
+        self.embedder = embedder
+        # Deployed versions are immutable, so what is derived from one can be cached.
+        self._goals: dict[tuple[str, str, int], GoalsConfig] = {}
+        self._matchers: dict[tuple[str, str, int], IntentMatcher] = {}
 
-    def run(self, job: TurnJob) -> AsyncIterator[Event]:
+    async def run(self, job: TurnJob) -> AsyncIterator[Event]:
+        session, agent, character = job.session, job.agent, job.character
+        state = dict(session.agent_state.get(agent.agent_id, {}))
+        profile = emotion_profile(character)
+        mood = (
+            emotion.EmotionState.from_dict(state["emotion"])
+            if "emotion" in state
+            else emotion.EmotionState.initial(profile)
+        )
+        goal_state = GoalState.from_dict(state.get("goals", {}))
+        rel_enabled = character.relationship.enabled and bool(session.player.end_user_id)
+        rel = relationship.RelationshipState.from_dict(job.relationship)
+        key = (session.workspace, agent.character_id, agent.version)
+        config = self._goals_of(key, character)
+        player_name = session.player.name
+        character_name = character.description.given_name or "Character"
+
+        # 1. goals
+        text = job.turn_input.text if job.turn_input.kind == "text" else ""
+        decision: GoalDecision | None = None
+        appraisal = Appraisal.neutral()
+        if job.turn_input.kind == "trigger":
+            decision = decide(
+                config,
+                goal_state,
+                Trigger.of(job.turn_input.trigger, job.turn_input.parameters),
+                player=player_name,
+                character=character_name,
+            )
+        elif text:
+            if self.appraiser is not None:
+                appraisal = await self.appraiser.appraise(text)
+            match = await self._match(key, config, goal_state, text)
+            if match is not None:
+                decision = decide(
+                    config, goal_state, match, player=player_name, character=character_name
+                )
+        if decision is not None:
+            goal_state = decision.state
+
+        # 2. affect: the player's line moves the mood and the relationship
+        mood = emotion.react(mood, appraisal, profile) if text else emotion.decay(mood, profile)
+        if decision is not None and decision.emotion is not None:
+            override: tuple[SpaffCode, Strength] | None = (decision.emotion, Strength.NORMAL)
+        else:
+            override = None
+        new_rel, delta = relationship.apply(
+            rel, appraisal, fluidity=character.relationship.fluidity, enabled=rel_enabled
+        )
+        current = [mood]
+
+        async def on_utterance(said: Said, _request: TurnRequest) -> Sequence[Event]:
+            if isinstance(said, Utterance) and self.appraiser is not None:
+                own = await self.appraiser.appraise(said.text)
+                current[0] = emotion.reflect(current[0], own, profile)
+            behavior, strength = override or emotion.express(current[0], profile)
+            return [
+                EmotionChanged(
+                    said.interaction_id, said.utterance_id, said.agent_id, behavior, strength
+                )
+            ]
+
+        async def on_reply(_reply: object) -> Sequence[Event]:
+            events: list[Event] = []
+            if decision is not None:
+                events.extend(decision.trigger_events(job.interaction_id, agent.agent_id))
+            events.append(
+                RelationshipChanged(job.interaction_id, agent.agent_id, **delta.as_dict())
+            )
+            return events
+
         ctx = TurnContext(
             llm=self.llm,
-            character=job.character,
-            agent_id=job.agent.agent_id,
-            player=job.session.player,
+            character=with_changes(character, goal_state),
+            agent_id=agent.agent_id,
+            player=session.player,
             scene=self._scene(job),
             max_tokens_cap=self.settings.llm_max_tokens,
+            on_utterance=(on_utterance,),
+            on_reply=(on_reply,),
         )
-        history = history_lines(
+        if decision is None or decision.reply is Reply.MODEL:
+            request = TurnRequest(
+                interaction_id=job.interaction_id,
+                text=text or None,
+                history=self._history(job),
+                mood=emotion.prompt_phrase(mood, profile),
+                relationship=relationship.prompt_phrase(new_rel, player_name)
+                if rel_enabled
+                else None,
+                instruction="\n".join(decision.instructions)
+                if decision is not None and decision.instructions
+                else None,
+                event=self._event(job, decision),
+            )
+            async for event in run_turn(ctx, request):
+                yield event
+        else:
+            if decision.reply is Reply.VERBATIM and decision.verbatim:
+                said_line = Utterance(
+                    job.interaction_id, ctx.new_id(), agent.agent_id, decision.verbatim
+                )
+                yield said_line
+                for extra in await on_utterance(said_line, TurnRequest(job.interaction_id)):
+                    yield extra
+            for extra in await on_reply(None):
+                yield extra
+            yield InteractionEnd(job.interaction_id, agent.agent_id)
+
+        state["emotion"] = current[0].as_dict()
+        state["goals"] = goal_state.to_dict()
+        job.outcome.agent_state = state
+        job.outcome.relationship = new_rel.as_dict() if rel_enabled else None
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _goals_of(self, key: tuple[str, str, int], character: Character) -> GoalsConfig:
+        config = self._goals.get(key)
+        if config is None:
+            try:
+                config = parse_goals(character.yaml_config or "")
+            except AnimaError as exc:  # deployed before goals were validated
+                log.warning("ignoring the goals of %s: %s", key, exc)
+                config = parse_goals("")
+            self._goals[key] = config
+        return config
+
+    async def _match(
+        self, key: tuple[str, str, int], config: GoalsConfig, state: GoalState, text: str
+    ) -> IntentMatch | None:
+        if self.embedder is None or not config.intents:
+            return None
+        allowed = active_intents(config, state)
+        if not allowed:
+            return None
+        matcher = self._matchers.get(key)
+        if matcher is None:
+            matcher = await IntentMatcher.create(config, self.embedder)
+            self._matchers[key] = matcher
+        return await matcher.match(text, intents=allowed)
+
+    @staticmethod
+    def _event(job: TurnJob, decision: GoalDecision | None) -> str | None:
+        if job.turn_input.kind == "action":
+            return f"The player does this: {job.turn_input.text}"
+        if job.turn_input.kind != "trigger":
+            return None
+        if decision is not None:
+            return decision.event_text
+        return event_text(Trigger.of(job.turn_input.trigger, job.turn_input.parameters))
+
+    @staticmethod
+    def _history(job: TurnJob) -> tuple[Any, ...]:
+        own = (
             [i for i in job.history if i.agent_id == job.agent.agent_id]
             if job.session.kind is SessionKind.CHARACTER
-            else list(job.history),
-            actions=job.character.description.narrative_actions_enabled,
+            else list(job.history)
         )
-        request = TurnRequest(
-            interaction_id=job.interaction_id,
-            text=job.turn_input.text if job.turn_input.kind == "text" else None,
-            history=history,
-            event=_event_text(job.turn_input),
-        )
-        return run_turn(ctx, request)
+        return history_lines(own, actions=job.character.description.narrative_actions_enabled)
 
     @staticmethod
     def _scene(job: TurnJob) -> SceneInfo | None:
@@ -77,12 +304,3 @@ class TurnRunner:
         if not (job.scene_name or job.scene_description or others):
             return None
         return SceneInfo(name=job.scene_name, description=job.scene_description, others=others)
-
-
-def _event_text(turn_input: TurnInput) -> str | None:
-    if turn_input.kind == "trigger":
-        params = ", ".join(f"{k}={v}" for k, v in turn_input.parameters)
-        return f"The game tells you: {turn_input.trigger}" + (f" ({params})" if params else "")
-    if turn_input.kind == "action":
-        return f"The player does this: {turn_input.text}"
-    return None
