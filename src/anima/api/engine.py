@@ -19,6 +19,7 @@ from anima.wire.engine import (
     SendTriggerRequest,
     SimpleSendTextRequest,
     interaction_json,
+    mind_json,
     session_json,
 )
 
@@ -195,3 +196,20 @@ async def send_trigger(
     params = tuple((p.name, p.value) for p in (event.parameters if event else []))
     interaction = await engine.send_trigger(ws, session, agent, trigger, params)
     return interaction_json(ws, interaction)
+
+
+@router.get(
+    "/v1/workspaces/{ws}/sessions/{session}/sessionCharacters/{agent}/state",
+    summary="Inspect a session character: mood, emotion, relationship and label, goals",
+    description=(
+        "Read-only. `mood` is on the four initialMood axes (-100..100); `emotion` is the SPAFF "
+        "behaviour and strength the character would show now; `relationship` is the cumulative "
+        "state with this session's player (endUserId) when the character has relationships "
+        "enabled, with its label (Archenemy, Enemy, Acquaintance, Friend, Close friend, Date, "
+        "Relationship, Life partner); `goals` lists completed and disabled goals."
+    ),
+)
+async def inspect_character(
+    ws: str, session: str, agent: str, _key: RuntimeKey, engine: EngineDep
+) -> dict[str, Any]:
+    return mind_json(await engine.inspect(ws, session, agent))

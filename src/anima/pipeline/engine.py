@@ -18,18 +18,22 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from anima.domain import emotion, relationship
 from anima.domain.events import (
     EmotionChanged,
     Event,
     InteractionEnd,
     NarratedAction,
     RelationshipChanged,
+    SpaffCode,
+    Strength,
     TriggerFired,
     Utterance,
 )
+from anima.domain.goals import GoalState
 from anima.domain.session import Interaction, Player, Session, SessionCharacter, SessionKind
 from anima.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
-from anima.pipeline.runner import TurnInput, TurnJob, TurnRunner
+from anima.pipeline.runner import TurnInput, TurnJob, TurnRunner, emotion_profile
 from anima.settings import Settings
 from anima.store import Store
 
@@ -37,6 +41,19 @@ log = logging.getLogger("anima.engine")
 
 Clock = Callable[[], float]
 _LEASE_POLL = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class CharacterMind:
+    """What a session character feels and thinks of the player right now (read-only)."""
+
+    mood: emotion.Mood
+    behavior: SpaffCode
+    strength: Strength
+    relationship_enabled: bool
+    relationship: relationship.RelationshipState
+    label: str | None
+    goals: GoalState
 
 
 @dataclass(slots=True)
@@ -181,6 +198,42 @@ class Engine:
                 "open a new one with openSession"
             )
         return session
+
+    async def inspect(self, workspace: str, session_id: str, agent_id: str) -> CharacterMind:
+        """The current mood, emotion, relationship and goal state of a session character."""
+        session = await self.get_session(workspace, session_id)
+        agent = session.character(agent_id)
+        deployed = await self.store.characters.get_deployed_version(
+            workspace, agent.character_id, agent.version
+        )
+        if deployed is None:
+            raise NotFound(f"character '{agent.resource(workspace)}' of this session was deleted")
+        character = deployed.character
+        profile = emotion_profile(character)
+        state = session.agent_state.get(agent_id, {})
+        mood = (
+            emotion.EmotionState.from_dict(state["emotion"])
+            if "emotion" in state
+            else emotion.EmotionState.initial(profile)
+        )
+        behavior, strength = emotion.express(mood, profile)
+        enabled = character.relationship.enabled and bool(session.player.end_user_id)
+        rel = relationship.RelationshipState.from_dict(
+            await self.store.relationships.get(
+                workspace, session.player.end_user_id, agent.character_id
+            )
+            if enabled
+            else {}
+        )
+        return CharacterMind(
+            mood=mood.mood,
+            behavior=behavior,
+            strength=strength,
+            relationship_enabled=enabled,
+            relationship=rel,
+            label=relationship.label(rel).value if enabled else None,
+            goals=GoalState.from_dict(state.get("goals", {})),
+        )
 
     # -- turns -------------------------------------------------------------------------
 

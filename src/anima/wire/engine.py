@@ -3,11 +3,14 @@ Session and Interaction resources exactly as the documented clients read them.""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from anima.domain.session import Interaction, Player, Session
+
+if TYPE_CHECKING:
+    from anima.pipeline.engine import CharacterMind
 
 
 def _both(camel: str, snake: str) -> Any:
@@ -138,4 +141,21 @@ def interaction_json(workspace: str, interaction: Interaction) -> dict[str, Any]
             }
             for name, params in interaction.triggers_out
         ],
+    }
+
+
+def mind_json(mind: CharacterMind) -> dict[str, Any]:
+    m = mind.mood
+    return {
+        "mood": {"joy": m.joy, "fear": m.fear, "trust": m.trust, "surprise": m.surprise},
+        "emotion": {"behavior": mind.behavior.name, "strength": mind.strength.name},
+        "relationship": {
+            "enabled": mind.relationship_enabled,
+            **mind.relationship.as_dict(),
+            "label": mind.label or "",
+        },
+        "goals": {
+            "completed": sorted(mind.goals.completed),
+            "disabled": sorted(mind.goals.disabled),
+        },
     }
