@@ -75,17 +75,29 @@ def test_bad_workspace_name(tmp_path: Path) -> None:
 def test_first_run_creates_default_once(tmp_path: Path) -> None:
     import asyncio
 
-    from anima.cli import first_run
+    from anima.first_run import DEMO_ID, announce, first_run
     from anima.store import Store
 
-    async def go() -> tuple[str | None, str | None]:
+    async def go() -> tuple[object, object, bool]:
         store = await Store.open(Settings(data_dir=tmp_path))
         try:
-            return await first_run(store), await first_run(store)
+            first, second = await first_run(store), await first_run(store)
+            deployed = await store.characters.get_deployed("default", DEMO_ID) is not None
+            return first, second, deployed
         finally:
             await store.close()
 
-    first, second = asyncio.run(go())
-    assert first is not None
-    assert first.startswith("Basic ")
+    first, second, deployed = asyncio.run(go())
+    from anima.first_run import FirstRun
+
+    assert isinstance(first, FirstRun)
+    assert first.authorization.startswith("Basic ")
+    assert first.character == DEMO_ID
+    assert deployed
     assert second is None
+    text = announce(first, Settings())
+    assert (
+        "curl -X POST http://127.0.0.1:8000/v1/workspaces/default/characters/mara:simpleSendText"
+        in text
+    )
+    assert f"anima chat --url http://127.0.0.1:8000 --character mara --key {first.key}" in text

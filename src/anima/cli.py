@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from anima import character_files
 from anima.domain.credentials import Scope, is_valid_workspace_name, new_key_pair
 from anima.errors import AnimaError
+from anima.first_run import FirstRun, announce, first_run
 from anima.settings import Settings
 from anima.store import Store
 
@@ -243,30 +244,6 @@ async def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def first_run(store: Store) -> str | None:
-    """On an empty store: create workspace ``default`` and a key; return its header value."""
-    if await store.keys.count_workspaces() > 0:
-        return None
-    if not await store.keys.ensure_workspace("default"):
-        return None  # another process won the race
-    pair = new_key_pair()
-    await store.keys.add("default", Scope.ALL, pair)
-    return f"Basic {pair.basic}"
-
-
-def _announce_first_run(header: str, settings: Settings) -> None:
-    base = f"http://{settings.host}:{settings.port}"
-    print(
-        "\n"
-        "  Created workspace 'default' with an API key (scope: all).\n"
-        f"  Authorization: {header}\n"
-        "  This is shown once and will not be shown again: the secret is stored only as a hash.\n"
-        "  (Make more with `anima keys create --workspace default`.)\n"
-        f"  Try: curl -H 'Authorization: {header}' {base}/studio/v1/workspaces/default\n",
-        flush=True,
-    )
-
-
 def _serve(_args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -275,16 +252,16 @@ def _serve(_args: argparse.Namespace, settings: Settings) -> int:
 
     configure_logging(settings.log_level, settings.log_format)
 
-    async def prepare() -> str | None:
+    async def prepare() -> FirstRun | None:
         store = await Store.open(settings)
         try:
             return await first_run(store)
         finally:
             await store.close()
 
-    header = asyncio.run(prepare())
-    if header:
-        _announce_first_run(header, settings)
+    fresh = asyncio.run(prepare())
+    if fresh is not None:
+        print(announce(fresh, settings), flush=True)
     print(f"Anima serving on http://{settings.host}:{settings.port} (docs at /docs)", flush=True)
     ssl: dict[str, Any] = {}
     if settings.tls_cert_file and settings.tls_key_file:
