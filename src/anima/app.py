@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from anima import __version__
 from anima.api import engine as engine_api
 from anima.api import errors, health, studio, tokens, workspaces
+from anima.api import grpc as grpc_face
 from anima.api.auth import Authenticator
 from anima.api.deps import AppState
 from anima.api.middleware import HttpMetrics, RequestContextMiddleware
@@ -25,7 +26,8 @@ from anima.settings import Settings
 from anima.store import Store
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) -> FastAPI:
+    """The app; with ``serve_grpc`` its lifespan also runs the gRPC face on ``grpc_port``."""
     settings = settings or Settings()
     registry = CollectorRegistry()
     metrics = HttpMetrics(registry)
@@ -49,8 +51,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             registry=registry,
             engine=engine,
         )
+        face: AbstractAsyncContextManager[int | None] = (
+            grpc_face.serving(app.state.anima) if serve_grpc else nullcontext(None)
+        )
         try:
-            yield
+            async with face:
+                yield
         finally:
             await llm.aclose()
             await store.close()
@@ -84,4 +90,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def create_app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` and multi-worker serving: settings from ANIMA_*."""
-    return create_app(Settings())
+    return create_app(Settings(), serve_grpc=True)

@@ -1,0 +1,68 @@
+"""The unary calls of the gRPC face.
+
+    /ai.inworld.engine.WorldEngine/GenerateToken                     signed key -> AccessToken
+    /ai.inworld.engine.v1.StateSerialization/GetSessionState         token -> SessionState
+    /ai.inworld.engine.v1.Feedback/CreateInteractionFeedback         token -> InteractionFeedback
+    /ai.inworld.engine.v1.Feedback/DeleteInteractionFeedback         token -> Empty
+
+Each parses its request, calls the same services the REST and WebSocket faces call, and
+encodes the answer; errors leave through ``status.unary`` (status code + InworldStatus trailer).
+"""
+
+from __future__ import annotations
+
+from google.protobuf import empty_pb2
+from grpc import aio
+
+from anima.api.deps import AppState
+from anima.api.grpc.metadata import metadata
+from anima.api.grpc.status import unary
+from anima.api.tokens import signature_hosts, token_service
+from anima.domain import tokens
+from anima.errors import FailedPrecondition
+from anima.wire.pb.ai.inworld.engine import world_engine_pb2 as we
+from anima.wire.pb.ai.inworld.engine.v1 import feedback_pb2 as fb
+from anima.wire.pb.ai.inworld.engine.v1 import state_serialization_pb2 as ss
+
+
+class Calls:
+    """The unary methods, over the app's shared resources."""
+
+    def __init__(self, state: AppState, port: int) -> None:
+        self.state = state
+        self.tokens = token_service(state)
+        # The host a client signed GenerateToken for: grpcio hides :authority (spec §2.1).
+        self.hosts = signature_hosts(state.settings, f"localhost:{port}", f"127.0.0.1:{port}")
+
+    @unary("GenerateToken")
+    async def generate_token(
+        self, request: we.GenerateTokenRequest, context: aio.ServicerContext
+    ) -> we.AccessToken:
+        """IW1-HMAC-SHA256 signed (what the node SDK sends) or Basic key:secret."""
+        header = metadata(context).get("authorization", "")
+        if header and tokens.is_key_signature(header):
+            api_key = await self.tokens.authenticate_signature(header, self.hosts)
+        else:
+            api_key = await self.state.authenticator.authenticate(header or None)
+        issued = await self.tokens.issue(api_key, list(request.resources), key=request.key)
+        token = we.AccessToken(token=issued.token, type=issued.type, session_id=issued.session_id)
+        token.expiration_time.FromDatetime(issued.expires_at)
+        return token
+
+    @unary("GetSessionState")
+    async def get_session_state(
+        self, request: ss.GetSessionStateRequest, context: aio.ServicerContext
+    ) -> ss.SessionState:
+        raise FailedPrecondition("GetSessionState: pending")
+
+    @unary("CreateInteractionFeedback")
+    async def create_feedback(
+        self, request: fb.CreateInteractionFeedbackRequest, context: aio.ServicerContext
+    ) -> fb.InteractionFeedback:
+        raise FailedPrecondition("CreateInteractionFeedback: pending")
+
+    @unary("DeleteInteractionFeedback")
+    async def delete_feedback(
+        self, request: fb.DeleteInteractionFeedbackRequest, context: aio.ServicerContext
+    ) -> empty_pb2.Empty:
+        raise FailedPrecondition("DeleteInteractionFeedback: pending")
