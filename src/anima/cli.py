@@ -263,6 +263,8 @@ def _serve(_args: argparse.Namespace, settings: Settings) -> int:
     if fresh is not None:
         print(announce(fresh, settings), flush=True)
     print(f"Anima serving on http://{settings.host}:{settings.port} (docs at /docs)", flush=True)
+    if settings.grpc_port:
+        print(f"gRPC (node SDK) on {settings.host}:{settings.grpc_port}", flush=True)
     ssl: dict[str, Any] = {}
     if settings.tls_cert_file and settings.tls_key_file:
         ssl = {
@@ -285,7 +287,7 @@ def _serve(_args: argparse.Namespace, settings: Settings) -> int:
         )
     else:
         uvicorn.run(
-            create_app(settings),
+            create_app(settings, serve_grpc=True),
             host=settings.host,
             port=settings.port,
             log_config=None,
