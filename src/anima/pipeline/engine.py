@@ -127,25 +127,19 @@ class Engine:
     # -- sessions ------------------------------------------------------------------
 
     async def open_session(
-        self, workspace: str, resource: str, player: Player | None = None
+        self,
+        workspace: str,
+        resource: str,
+        player: Player | None = None,
+        *,
+        session_id: str | None = None,
     ) -> Session:
-        kind, resource_id = parse_resource(workspace, resource)
-        if kind is SessionKind.CHARACTER:
-            characters = [await self._session_character(workspace, resource_id)]
-            scene_version = None
-        else:
-            scene = await self.store.scenes.get_deployed(workspace, resource_id)
-            if scene is None:
-                await self._raise_missing(workspace, "scenes", resource_id)
-                raise AssertionError("unreachable")
-            characters = [
-                await self._session_character(workspace, _short_id(ref))
-                for ref in scene.scene.character_refs()
-            ]
-            scene_version = scene.version
+        """A new stored session of ``resource``; ``session_id`` (``{workspace}:...``) when the
+        client chose it (the streaming faces use the id its token came with)."""
+        kind, characters, scene_version = await self.load_resource(workspace, resource)
         now = self.clock()
         session = Session(
-            id=f"{workspace}:{uuid.uuid4()}",
+            id=session_id or f"{workspace}:{uuid.uuid4()}",
             workspace=workspace,
             kind=kind,
             loaded_scene=resource,
@@ -157,6 +151,39 @@ class Engine:
         )
         await self.store.sessions.create(session)
         return session
+
+    async def load_resource(
+        self, workspace: str, resource: str
+    ) -> tuple[SessionKind, list[SessionCharacter], int | None]:
+        """The deployed characters of a character or scene resource, each under a new agent id,
+        and the scene's deployed version (None for a character)."""
+        kind, resource_id = parse_resource(workspace, resource)
+        if kind is SessionKind.CHARACTER:
+            return kind, [await self.session_character(workspace, resource_id)], None
+        scene = await self.store.scenes.get_deployed(workspace, resource_id)
+        if scene is None:
+            await self._raise_missing(workspace, "scenes", resource_id)
+            raise AssertionError("unreachable")
+        characters = [
+            await self.session_character(workspace, _short_id(ref))
+            for ref in scene.scene.character_refs()
+        ]
+        return kind, characters, scene.version
+
+    async def change_session(
+        self, workspace: str, session_id: str, change: Callable[[Session], None]
+    ) -> Session:
+        """Apply ``change`` to the session's characters or scene under its turn lease (so it
+        never interleaves with a turn's commit) and store it."""
+        async with self._serialised(session_id):
+            session = await self.get_session(workspace, session_id)
+            change(session)
+            await self.store.sessions.save_state(session, touch=self.clock())
+            return session
+
+    async def session_character(self, workspace: str, character_id: str) -> SessionCharacter:
+        """The deployed character under a new per-session agent id."""
+        return await self._session_character(workspace, character_id)
 
     async def _session_character(self, workspace: str, character_id: str) -> SessionCharacter:
         deployed = await self.store.characters.get_deployed(workspace, character_id)

@@ -197,6 +197,16 @@ class SessionRepo:
         async with self._store.session() as s:
             await s.execute(update(SessionRow).where(SessionRow.id == session.id).values(**values))
 
+    async def save_stream_state(
+        self, session_id: str, stream_state: dict[str, Any], *, touch: float | None = None
+    ) -> None:
+        """Store only the streaming faces' transport state (never races a turn's commit)."""
+        values: dict[str, Any] = {"stream_state": stream_state}
+        if touch is not None:
+            values["last_active_at"] = touch
+        async with self._store.session() as s:
+            await s.execute(update(SessionRow).where(SessionRow.id == session_id).values(**values))
+
     async def commit_turn(
         self,
         session: Session,
@@ -226,7 +236,8 @@ class SessionRepo:
             )
             row.next_seq = seq + 1
             row.agent_state = session.agent_state
-            row.stream_state = session.stream_state
+            # stream_state is not written here: the streaming faces change it while a turn
+            # runs (save_stream_state) and the turn's copy of it would be stale.
             row.last_active_at = now
             if row.lease_owner == owner:
                 row.lease_owner = None
