@@ -175,7 +175,7 @@ class Engine:
     ) -> Session:
         """Apply ``change`` to the session's characters or scene under its turn lease (so it
         never interleaves with a turn's commit) and store it."""
-        async with self._serialised(session_id):
+        async with self._serialised(workspace, session_id):
             session = await self.get_session(workspace, session_id)
             change(session)
             await self.store.sessions.save_state(session, touch=self.clock())
@@ -346,17 +346,15 @@ class Engine:
         said so far is stored as a cancelled interaction. ``sink`` receives the stored
         Interaction.
         """
-        session = await self.get_session(workspace, session_id)
-        agent = session.character(agent_id)
-        async with self._serialised(session_id):
-            # Re-read under the lease: another worker may have moved the session on.
+        async with self._serialised(workspace, session_id) as lease:
             session = await self.get_session(workspace, session_id)
+            agent = session.character(agent_id)
+            # Deleting a character deletes its deployed versions: this is also the check
+            # that the character still exists.
             deployed = await self.store.characters.get_deployed_version(
                 workspace, agent.character_id, agent.version
             )
-            if deployed is None or not await self.store.characters.exists(
-                workspace, agent.character_id
-            ):
+            if deployed is None:
                 raise NotFound(
                     f"character '{agent.resource(workspace)}' of this session was deleted"
                 )
@@ -395,6 +393,7 @@ class Engine:
                 collected.add(end)
                 session.agent_state[agent.agent_id] = job.outcome.agent_state
                 stored = await self._commit(session, agent, interaction_id, turn_input, collected)
+                lease.held = False  # committing the turn released it
                 if job.outcome.relationship is not None:
                     await self.store.relationships.put(
                         workspace,
@@ -454,7 +453,8 @@ class Engine:
         return deployed.scene.display_name, deployed.scene.description
 
     @contextlib.asynccontextmanager
-    async def _serialised(self, session_id: str) -> AsyncIterator[None]:
+    async def _serialised(self, workspace: str, session_id: str) -> AsyncIterator[_Lease]:
+        """Hold the session's turn lease (and, within this process, its lock)."""
         lock = self._locks.get(session_id)
         if lock is None:
             lock = asyncio.Lock()
@@ -465,16 +465,24 @@ class Engine:
             while not await self.store.sessions.acquire(
                 session_id, self.worker_id, now=time.time(), until=time.time() + lease
             ):
+                await self.get_session(workspace, session_id)  # gone or expired: NotFound
                 if time.monotonic() > deadline:
                     raise Aborted(
                         f"session '{session_id}' is busy with another turn; try again",
                         retryable=True,
                     )
                 await asyncio.sleep(_LEASE_POLL)
+            held = _Lease()
             try:
-                yield
+                yield held
             finally:
-                await asyncio.shield(self.store.sessions.release(session_id, self.worker_id))
+                if held.held:
+                    await asyncio.shield(self.store.sessions.release(session_id, self.worker_id))
+
+
+@dataclass(slots=True)
+class _Lease:
+    held: bool = True
 
 
 def _short_id(ref: str) -> str:

@@ -1,0 +1,149 @@
+"""Engine REST throughput: sendText with 1, 10 and 100 concurrent sessions.
+
+The language model is the scripted backend with no delay, so what is measured is the engine's
+own cost per turn: HTTP routing and auth, the session lease, history, the brain's stages
+(appraisal with the embedder, emotions, goals), and storing the interaction. Requests go
+through the ASGI app in process (no sockets), on SQLite and, when reachable, PostgreSQL.
+
+Figures: turns per second, and latency percentiles (p50/p90/p99) of one sendText request.
+Each configuration runs for a fixed number of turns per session after a warm-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from asgi_lifespan import LifespanManager
+
+from anima.app import create_app
+from anima.backends.scripted import ScriptedLLM
+from anima.domain.credentials import Scope, new_key_pair
+from anima.settings import Settings
+
+PG_URL = os.environ.get(
+    "ANIMA_TEST_DATABASE_URL", "postgresql+asyncpg://anima:anima@127.0.0.1:5432/anima_test"
+)
+CONCURRENCY = (1, 10, 100)
+TURNS = {1: 200, 10: 40, 100: 6}
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def _run(settings: Settings, label: str) -> dict[str, Any]:
+    app = create_app(settings)
+    results: dict[str, Any] = {}
+    async with LifespanManager(app):
+        state = app.state.anima
+        state.engine.turns.llm = ScriptedLLM(["Hello there, friend. The ferry leaves at noon."])
+        pair = new_key_pair()
+        await state.store.keys.ensure_workspace("bench")
+        await state.store.keys.add("bench", Scope.ALL, pair)
+        headers = {"Authorization": f"Basic {pair.basic}"}
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://b", timeout=60) as c:
+            created = (
+                await c.post(
+                    "/studio/v1/workspaces/bench/characters",
+                    json={
+                        "defaultCharacterDescription": {"givenName": "Tony"},
+                        "emotionalFluidity": 0.5,
+                    },
+                    headers=headers,
+                )
+            ).json()
+            await c.post(f"/studio/v1/{created['name']}:deploy", headers=headers)
+            await state.extras["deployer"].wait()
+            cid = created["name"].rsplit("/", 1)[-1]
+
+            for n in CONCURRENCY:
+                sessions = []
+                for _ in range(n):
+                    s = (
+                        await c.post(
+                            f"/v1/workspaces/bench/characters/{cid}:openSession",
+                            json={"user": {"endUserId": uuid.uuid4().hex}},
+                            headers=headers,
+                        )
+                    ).json()
+                    sessions.append((s["name"], s["sessionCharacters"][0]["character"]))
+                latencies: list[float] = []
+
+                async def player(
+                    sid: str,
+                    agent: str,
+                    turns: int,
+                    record: bool,
+                    latencies: list[float] = latencies,
+                ) -> None:
+                    h = {**headers, "Grpc-Metadata-session-id": sid}
+                    url = f"/v1/workspaces/bench/sessions/{sid}/sessionCharacters/{agent}:sendText"
+                    for i in range(turns):
+                        t0 = time.perf_counter()
+                        r = await c.post(
+                            url, json={"text": f"Tell me about the river, {i}."}, headers=h
+                        )
+                        if r.status_code != 200:
+                            raise RuntimeError(r.text)
+                        if record:
+                            latencies.append(time.perf_counter() - t0)
+
+                await asyncio.gather(*(player(sid, a, 2, False) for sid, a in sessions))
+                turns = TURNS[n]
+                t0 = time.perf_counter()
+                await asyncio.gather(*(player(sid, a, turns, True) for sid, a in sessions))
+                elapsed = time.perf_counter() - t0
+                results[f"{n}_sessions"] = {
+                    "turns": len(latencies),
+                    "turns_per_second": round(len(latencies) / elapsed, 1),
+                    "p50_ms": round(_pct(latencies, 0.50) * 1000, 2),
+                    "p90_ms": round(_pct(latencies, 0.90) * 1000, 2),
+                    "p99_ms": round(_pct(latencies, 0.99) * 1000, 2),
+                    "mean_ms": round(statistics.fmean(latencies) * 1000, 2),
+                }
+                print(label, n, results[f"{n}_sessions"], flush=True)
+    return results
+
+
+async def _pg_reachable() -> bool:
+    try:
+        import asyncpg
+
+        conn = await asyncpg.connect(PG_URL.replace("+asyncpg", ""), timeout=3)
+        await conn.close()
+        return True
+    except Exception:
+        return False
+
+
+async def main() -> dict[str, Any]:
+    embed = os.environ.get("ANIMA_BENCH_EMBED", "minilm")
+    out: dict[str, Any] = {"embedder": embed, "llm": "scripted, instant"}
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Settings(data_dir=Path(tmp) / "sqlite", llm_backend="scripted", embed_backend=embed)
+        out["sqlite"] = await _run(base, "sqlite")
+        if await _pg_reachable():
+            import asyncpg
+
+            schema = f"bench_{uuid.uuid4().hex[:8]}"
+            conn = await asyncpg.connect(PG_URL.replace("+asyncpg", ""))
+            await conn.execute(f'CREATE SCHEMA "{schema}"')
+            try:
+                pg = base.model_copy(update={"database_url": PG_URL, "database_schema": schema})
+                out["postgresql"] = await _run(pg, "postgresql")
+            finally:
+                await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+                await conn.close()
+        else:
+            out["postgresql"] = "skipped: no PostgreSQL at ANIMA_TEST_DATABASE_URL"
+    return out
