@@ -51,6 +51,7 @@ from anima.domain.session import Interaction, Session, SessionCharacter, Session
 from anima.errors import AnimaError
 from anima.pipeline.appraiser import Appraiser
 from anima.pipeline.intents import IntentMatcher
+from anima.pipeline.turn import Reply as SpokenReply
 from anima.pipeline.turn import Said, TurnContext, TurnRequest, history_lines, run_turn
 from anima.settings import Settings
 
@@ -188,9 +189,6 @@ class TurnRunner:
         current = [mood]
 
         async def on_utterance(said: Said, _request: TurnRequest) -> Sequence[Event]:
-            if isinstance(said, Utterance) and self.appraiser is not None:
-                own = await self.appraiser.appraise(said.text)
-                current[0] = emotion.reflect(current[0], own, profile)
             behavior, strength = override or emotion.express(current[0], profile)
             return [
                 EmotionChanged(
@@ -198,7 +196,12 @@ class TurnRunner:
                 )
             ]
 
-        async def on_reply(_reply: object) -> Sequence[Event]:
+        async def on_reply(reply: SpokenReply | None) -> Sequence[Event]:
+            # The character's own words move its mood too (felt from the next turn on):
+            # the whole reply is appraised once, which keeps a turn to two embeddings.
+            if reply is not None and reply.text and self.appraiser is not None:
+                own = await self.appraiser.appraise(reply.text)
+                current[0] = emotion.reflect(current[0], own, profile)
             events: list[Event] = []
             if decision is not None:
                 events.extend(decision.trigger_events(job.interaction_id, agent.agent_id))
