@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import cast
 
 from anima.backends.embed import Embedder
-from anima.backends.registry import import_from_string
+from anima.backends.registry import build_backend
 from anima.errors import InvalidArgument
 from anima.settings import Settings
 
@@ -25,21 +25,8 @@ def create_embedder(settings: Settings) -> Embedder:
     """The embedder of ``settings.embed_backend``. Blocking (loads the model): call it once per
     process, at start-up (``await asyncio.to_thread(create_embedder, settings)``), and share it.
     """
-    spec = EMBED_BACKENDS.get(settings.embed_backend, settings.embed_backend)
-    if ":" not in spec:
-        raise InvalidArgument(
-            f"unknown embed_backend {settings.embed_backend!r}: use one of "
-            f"{', '.join(EMBED_BACKENDS)} or a 'module:Class' string",
-            field="embed_backend",
-        )
-    cls = import_from_string(spec, setting="embed_backend")
-    factory = getattr(cls, "from_settings", None)
-    if not callable(factory):
-        raise InvalidArgument(
-            f"embed_backend {spec!r} has no from_settings(settings) classmethod",
-            field="embed_backend",
-        )
-    instance = factory(settings)
+    instance = build_backend(settings, "embed_backend", EMBED_BACKENDS)
+    spec = settings.embed_backend
     if not isinstance(getattr(instance, "dim", None), int) or not callable(
         getattr(instance, "embed", None)
     ):

@@ -9,6 +9,7 @@ of your own (``mypkg.llm:MyLLM``) with a ``from_settings(settings)`` classmethod
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from typing import Any, cast
 
 from anima.backends.llm import LLM
@@ -59,21 +60,27 @@ def import_from_string(spec: str, *, setting: str) -> Any:
         ) from exc
 
 
+def build_backend(settings: Settings, setting: str, table: Mapping[str, str]) -> Any:
+    """The backend named by ``settings.<setting>``: a name from ``table`` or a
+    ``"module:Class"`` string, built with the class's ``from_settings(settings)``."""
+    name = str(getattr(settings, setting))
+    spec = table.get(name, name)
+    if ":" not in spec:
+        raise InvalidArgument(
+            f"unknown {setting} {name!r}: use one of {', '.join(table)} or a 'module:Class' string",
+            field=setting,
+        )
+    cls = import_from_string(spec, setting=setting)
+    factory = getattr(cls, "from_settings", None)
+    if not callable(factory):
+        raise InvalidArgument(
+            f"{setting} {spec!r} has no from_settings(settings) classmethod", field=setting
+        )
+    return factory(settings)
+
+
 def create_llm(settings: Settings) -> LLM:
     """The language model named by ``settings.llm_backend``. Blocking (may load a model):
     call it once per process, at start-up (``await asyncio.to_thread(create_llm, settings)``),
     and share the instance between sessions."""
-    spec = LLM_BACKENDS.get(settings.llm_backend, settings.llm_backend)
-    if ":" not in spec:
-        raise InvalidArgument(
-            f"unknown llm_backend {settings.llm_backend!r}: use one of "
-            f"{', '.join(LLM_BACKENDS)} or a 'module:Class' string",
-            field="llm_backend",
-        )
-    cls = import_from_string(spec, setting="llm_backend")
-    factory = getattr(cls, "from_settings", None)
-    if factory is None:
-        raise InvalidArgument(
-            f"llm_backend {spec!r} has no from_settings(settings) classmethod", field="llm_backend"
-        )
-    return cast(LLM, factory(settings))
+    return cast(LLM, build_backend(settings, "llm_backend", LLM_BACKENDS))
