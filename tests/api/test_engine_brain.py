@@ -15,34 +15,9 @@ import pytest
 from anima.backends.scripted import ScriptedLLM
 from anima.settings import Settings
 from tests.api.engine_helpers import V1, Game, open_game
+from tests.domain.test_goals_yaml import ISSUE_EXAMPLE
 
-GOALS = """
-intents:
-  - name: ask_crossing
-    training_phrases: ["How do I get across the river?", "Is there a way over the water?"]
-goals:
-  - name: offer_ferry
-    repeatable: false
-    activation:
-      intent: ask_crossing
-      trigger: offer_ferry
-    actions:
-      - instruction: "Tell {player} the bridge is out and offer a ferry ride for {{p.price}} coins."
-        emotion_change: INTEREST
-        send_trigger: ferry_offered
-  - name: greet
-    repeatable: true
-    activation: {trigger: player_arrived}
-    actions:
-      - say_verbatim: "Mind the mud, traveller."
-  - name: turn_hostile
-    activation: {trigger: boat_stolen}
-    actions:
-      - instruction: "Accuse {player} of stealing the ferry."
-        emotion_change: ANGER
-      - character_changes:
-          set_motivation: "{character} wants {player} caught."
-"""
+GOALS = ISSUE_EXAMPLE  # the goals example of the hosted platform's documentation
 
 
 @pytest.fixture
