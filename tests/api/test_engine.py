@@ -413,3 +413,21 @@ async def test_runtime_key_works_and_no_key_is_401(game: Game) -> None:
         401,
         "UNAUTHENTICATED",
     )
+
+
+async def test_turns_are_serialised_across_workers(db_settings: Settings) -> None:
+    """Two app instances (two workers) on one database, both talking to one session."""
+    async with open_game(db_settings) as one, open_game(db_settings) as two:
+        for g in (one, two):
+            g.use_llm(ScriptedLLM(["One. Two. Three."], chunk_delay_s=0.002))
+        tony = await one.character("Tony")
+        session = await one.open(tony)
+        sid, agent = session["name"], session["sessionCharacters"][0]["character"]
+        results = await asyncio.gather(
+            *((one if i % 2 else two).send_text(sid, agent, f"line {i}") for i in range(8))
+        )
+        assert all(r.status_code == 200 for r in results), [r.text for r in results]
+        history = await one.store.sessions.history(sid)
+        assert [i.seq for i in history] == list(range(8))
+        seen = sorted(str(p).count("One. Two. Three.") for g in (one, two) for p in g.llm.prompts)
+        assert seen == list(range(8)), "every turn saw all the earlier ones"
