@@ -163,6 +163,12 @@ def create_engine(settings: Settings) -> AsyncEngine:
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 30}
+        # SQLite has one writer at a time; with several connections, writers wait in
+        # SQLite's busy handler (sleeps of up to 100 ms), which made the latency tail ten
+        # times the median. One connection per process queues them fairly instead.
+        kwargs["pool_size"] = 1
+        kwargs["max_overflow"] = 0
+        kwargs["pool_timeout"] = 60
     elif url.get_backend_name() == "postgresql":
         kwargs["pool_size"] = settings.database_pool_size
         kwargs["max_overflow"] = settings.database_pool_size
