@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import ipaddress
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,7 @@ from anima.wire.pb.ai.inworld.engine import world_engine_pb2 as we
 from anima.wire.pb.ai.inworld.engine import world_engine_pb2_grpc as we_grpc
 from anima.wire.pb.ai.inworld.engine.v1 import feedback_pb2_grpc as fb_grpc
 from anima.wire.pb.ai.inworld.engine.v1 import state_serialization_pb2_grpc as ss_grpc
+from anima.wire.pb.ai.inworld.packets import packets_pb2 as pb
 from anima.wire.pb.google.rpc import status_pb2
 
 
@@ -87,9 +90,11 @@ def signed(
 
 
 async def access_token(
-    face: Face, key: str, secret: str, nonce: str = "0123456789b"
+    face: Face, key: str, secret: str, *, workspace: str = "ws1", nonce: str | None = None
 ) -> we.AccessToken:
-    request = we.GenerateTokenRequest(key=key, resources=["workspaces/test-ws"])
+    """A session token as the node SDK gets one: GenerateToken signed with the key pair."""
+    nonce = nonce or uuid.uuid4().hex[:11]
+    request = we.GenerateTokenRequest(key=key, resources=[f"workspaces/{workspace}"])
     token: we.AccessToken = await face.engine.GenerateToken(
         request, metadata=signed(key, secret, face.host, nonce=nonce)
     )
@@ -150,3 +155,177 @@ def self_signed(directory: Path, host: str = "localhost") -> tuple[Path, Path]:
         )
     )
     return cert_file, key_file
+
+
+# -- client packets, as the node SDK builds them (spec §3.2, §4) --------------------------------
+
+
+def _client_packet(**ids: str) -> pb.InworldPacket:
+    packet = pb.InworldPacket()
+    packet.timestamp.GetCurrentTime()
+    packet.packet_id.packet_id = str(uuid.uuid4())
+    for name, value in ids.items():
+        setattr(packet.packet_id, name, value)
+    packet.routing.source.type = pb.Actor.PLAYER
+    return packet
+
+
+def configure(
+    *, continuation: bytes | None = None, name: str = "Bob", **capabilities: bool
+) -> pb.InworldPacket:
+    packet = _client_packet()
+    packet.routing.target.type = pb.Actor.WORLD
+    packet.control.action = pb.ControlEvent.SESSION_CONFIGURATION
+    payload = packet.control.session_configuration
+    caps = {"audio": True, "emotions": True, "multi_agent": True, **capabilities}
+    for key, value in caps.items():
+        setattr(payload.capabilities_configuration, key, value)
+    payload.client_configuration.id = "node-js"
+    payload.client_configuration.version = "1.17.0"
+    payload.user_configuration.name = name
+    if continuation is not None:
+        c = payload.continuation
+        c.continuation_type = pb.Continuation.CONTINUATION_TYPE_EXTERNALLY_SAVED_STATE
+        c.externally_saved_state = continuation
+    return packet
+
+
+def load_scene(name: str) -> pb.InworldPacket:
+    packet = _client_packet()
+    packet.routing.target.type = pb.Actor.WORLD
+    packet.mutation.load_scene.name = name
+    return packet
+
+
+def conversation_update(conversation_id: str, *agent_ids: str) -> pb.InworldPacket:
+    packet = _client_packet(conversation_id=conversation_id)
+    packet.ClearField("routing")
+    packet.control.action = pb.ControlEvent.CONVERSATION_UPDATE
+    for agent_id in agent_ids:
+        packet.control.conversation_update.participants.add(type=pb.Actor.AGENT, name=agent_id)
+    packet.control.conversation_update.participants.add(type=pb.Actor.PLAYER)
+    return packet
+
+
+def _said(conversation_id: str, interaction_id: str | None = None) -> pb.InworldPacket:
+    return _client_packet(
+        conversation_id=conversation_id,
+        interaction_id=interaction_id or str(uuid.uuid4()),
+        utterance_id=str(uuid.uuid4()),
+        correlation_id=str(uuid.uuid4()),
+    )
+
+
+def text(conversation_id: str, words: str, interaction_id: str | None = None) -> pb.InworldPacket:
+    packet = _said(conversation_id, interaction_id)
+    packet.text.text = words
+    packet.text.source_type = pb.TextEvent.TYPED_IN
+    packet.text.final = True
+    return packet
+
+
+def trigger(conversation_id: str, agent_id: str, name: str, **parameters: str) -> pb.InworldPacket:
+    packet = _said(conversation_id)
+    packet.routing.target.type = pb.Actor.AGENT
+    packet.routing.target.name = agent_id
+    packet.custom.name = name
+    packet.custom.type = pb.CustomEvent.TRIGGER
+    for key, value in parameters.items():
+        packet.custom.parameters.add(name=key, value=value)
+    return packet
+
+
+def narrated(conversation_id: str, content: str) -> pb.InworldPacket:
+    packet = _said(conversation_id)
+    packet.action.narrated_action.content = content
+    return packet
+
+
+def cancel(interaction_id: str, agent_id: str) -> pb.InworldPacket:
+    packet = _client_packet(correlation_id=str(uuid.uuid4()))
+    packet.routing.target.type = pb.Actor.AGENT
+    packet.routing.target.name = agent_id
+    packet.mutation.cancel_responses.interaction_id = interaction_id
+    return packet
+
+
+# -- a session stream ---------------------------------------------------------------------------
+
+READ_GUARD_SECONDS = 30.0  # only so a broken server fails the test instead of hanging it
+
+
+class Stream:
+    """One OpenSession call: write client packets, read server packets."""
+
+    def __init__(self, face: Face, token: we.AccessToken, session: str) -> None:
+        self.token = token
+        self.session = session
+        self.call = face.engine.OpenSession(metadata=bearer(token, session=session))
+
+    async def send(self, *packets: pb.InworldPacket) -> None:
+        for packet in packets:
+            await self.call.write(packet)
+
+    async def read(self) -> pb.InworldPacket:
+        packet = await asyncio.wait_for(self.call.read(), READ_GUARD_SECONDS)
+        assert packet is not aio.EOF, "the server ended the stream"
+        assert packet.packet_id.packet_id  # spec §4.5 item 1
+        assert packet.HasField("timestamp")
+        return packet  # type: ignore[no-any-return]
+
+    async def read_until(self, done: Callable[[pb.InworldPacket], bool]) -> list[pb.InworldPacket]:
+        """Packets up to and including the first one ``done`` accepts."""
+        packets = []
+        while True:
+            packet = await self.read()
+            packets.append(packet)
+            if done(packet):
+                return packets
+
+    async def open(self, scene: str, **capabilities: bool) -> pb.CurrentSceneStatus:
+        await self.send(configure(**capabilities), load_scene(scene))
+        packets = await self.read_until(lambda p: p.control.HasField("current_scene_status"))
+        status = packets[-1].control
+        assert status.action == pb.ControlEvent.CURRENT_SCENE_STATUS
+        return status.current_scene_status  # type: ignore[no-any-return]
+
+    async def converse(self, conversation_id: str, *agent_ids: str) -> None:
+        await self.send(conversation_update(conversation_id, *agent_ids))
+        packets = await self.read_until(lambda p: p.control.HasField("conversation_event"))
+        event = packets[-1]
+        assert event.packet_id.conversation_id == conversation_id
+        assert event.control.conversation_event.event_type in (
+            pb.ConversationEventPayload.STARTED,
+            pb.ConversationEventPayload.UPDATED,
+        )
+
+    async def reply(self, interaction_id: str) -> list[pb.InworldPacket]:
+        """Everything of one interaction, INTERACTION_END last (other packets skipped)."""
+        found = []
+        while True:
+            packet = await self.read()
+            if packet.packet_id.interaction_id != interaction_id:
+                continue
+            found.append(packet)
+            if packet.control.action == pb.ControlEvent.INTERACTION_END:
+                return found
+
+    async def status(self) -> aio.AioRpcError:
+        """How the server ended the call (reads what is left)."""
+        while True:
+            try:
+                packet = await asyncio.wait_for(self.call.read(), READ_GUARD_SECONDS)
+            except aio.AioRpcError as error:
+                return error
+            assert packet is not aio.EOF, "the call ended with OK"
+
+
+def kinds(packets: list[pb.InworldPacket]) -> list[str]:
+    """What each packet is: its payload, or its control action."""
+    out = []
+    for p in packets:
+        kind = p.WhichOneof("packet") or ""
+        if kind == "control":
+            kind = pb.ControlEvent.Action.Name(p.control.action)
+        out.append(kind)
+    return out

@@ -11,15 +11,18 @@ encodes the answer; errors leave through ``status.unary`` (status code + Inworld
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from google.protobuf import empty_pb2
 from grpc import aio
 
 from anima.api.deps import AppState
-from anima.api.grpc.metadata import metadata
+from anima.api.grpc.metadata import metadata, session_claims
 from anima.api.grpc.status import unary
+from anima.api.grpc.stream import session_states
 from anima.api.tokens import signature_hosts, token_service
 from anima.domain import tokens
-from anima.errors import FailedPrecondition
+from anima.errors import FailedPrecondition, InvalidArgument
 from anima.wire.pb.ai.inworld.engine import world_engine_pb2 as we
 from anima.wire.pb.ai.inworld.engine.v1 import feedback_pb2 as fb
 from anima.wire.pb.ai.inworld.engine.v1 import state_serialization_pb2 as ss
@@ -53,16 +56,34 @@ class Calls:
     async def get_session_state(
         self, request: ss.GetSessionStateRequest, context: aio.ServicerContext
     ) -> ss.SessionState:
-        raise FailedPrecondition("GetSessionState: pending")
+        """The sealed state of ``workspaces/{ws}/sessions/{sid}`` (node: only ``authorization``)."""
+        workspace, session = _session_name(request.name, "name")
+        await session_claims(self.tokens, context, session=session, workspace=workspace)
+        saved = await session_states(self.state).export(workspace, session)
+        answer = ss.SessionState(state=saved.blob)
+        answer.creation_time.FromDatetime(datetime.fromtimestamp(saved.created_at, UTC))
+        if saved.interaction_id:
+            answer.version.interaction_id = saved.interaction_id
+        return answer
 
     @unary("CreateInteractionFeedback")
     async def create_feedback(
         self, request: fb.CreateInteractionFeedbackRequest, context: aio.ServicerContext
     ) -> fb.InteractionFeedback:
-        raise FailedPrecondition("CreateInteractionFeedback: pending")
+        raise FailedPrecondition("interaction feedback is not available yet")
 
     @unary("DeleteInteractionFeedback")
     async def delete_feedback(
         self, request: fb.DeleteInteractionFeedbackRequest, context: aio.ServicerContext
     ) -> empty_pb2.Empty:
-        raise FailedPrecondition("DeleteInteractionFeedback: pending")
+        raise FailedPrecondition("interaction feedback is not available yet")
+
+
+def _session_name(name: str, field: str) -> tuple[str, str]:
+    """``workspaces/{ws}/sessions/{session}`` -> (ws, session)."""
+    parts = name.strip("/").split("/")
+    if len(parts) != 4 or parts[0] != "workspaces" or parts[2] != "sessions" or not all(parts):
+        raise InvalidArgument(
+            f"expected 'workspaces/{{ws}}/sessions/{{session}}', got {name!r}", field=field
+        )
+    return parts[1], parts[3]

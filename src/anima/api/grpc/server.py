@@ -46,14 +46,13 @@ def _unary(handler: Callable[..., Any], request: Any, response: Any) -> Any:
     )
 
 
-def _handlers(state: AppState, port: int) -> dict[str, dict[str, Any]]:
+def _handlers(state: AppState, port: int, open_session: OpenSession) -> dict[str, dict[str, Any]]:
     """Service name -> method name -> handler: everything the face answers."""
     calls = Calls(state, port)
-    open_session = OpenSession(state)
     return {
         "ai.inworld.engine.WorldEngine": {
             "OpenSession": grpc.stream_stream_rpc_method_handler(
-                open_session,
+                open_session.handle,
                 request_deserializer=pb.InworldPacket.FromString,
                 response_serializer=pb.InworldPacket.SerializeToString,
             ),
@@ -86,8 +85,9 @@ def _credentials(settings: Settings) -> Any | None:
     return grpc.ssl_server_credentials([(key, cert)])
 
 
-def build_server(state: AppState, port: int) -> tuple[aio.Server, int]:
-    """A server with every handler added, bound to ``port`` (0: any free one), not started."""
+def build_server(state: AppState, port: int) -> tuple[aio.Server, int, OpenSession]:
+    """A server with every handler added, bound to ``port`` (0: any free one), not started;
+    its port and its OpenSession handler."""
     settings = state.settings
     server = aio.server(
         options=[
@@ -111,10 +111,11 @@ def build_server(state: AppState, port: int) -> tuple[aio.Server, int]:
             f"cannot serve gRPC on {address} ({reason}); is the port in use? "
             "Choose another with --grpc-port / ANIMA_GRPC_PORT, or 0 to turn the gRPC face off"
         )
-    for service, methods in _handlers(state, bound).items():
+    open_session = OpenSession(state)
+    for service, methods in _handlers(state, bound, open_session).items():
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, methods),))
         server.add_registered_method_handlers(service, methods)
-    return server, int(bound)
+    return server, int(bound), open_session
 
 
 def _bind_host(host: str) -> str:
@@ -133,11 +134,12 @@ async def serving(state: AppState, *, port: int | None = None) -> AsyncIterator[
         if not port:
             yield None
             return
-    server, port = build_server(state, port)
+    server, port, open_session = build_server(state, port)
     await server.start()
     scheme = "TLS" if state.settings.tls_cert_file else "plaintext"
     log.info("gRPC face listening on %s:%d (%s)", state.settings.host, port, scheme)
     try:
         yield port
     finally:
+        await open_session.shutdown()
         await server.stop(STOP_GRACE_SECONDS)

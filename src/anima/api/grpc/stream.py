@@ -1,23 +1,140 @@
-"""OpenSession: the bidirectional packet stream (pending the shared streaming session core)."""
+"""OpenSession: the node SDK's bidirectional packet stream over the shared session core.
+
+    client packets ─ wire.inputs.decode ─▶ StreamSession (pipeline/stream.py) ─▶ outputs
+    outputs ─ wire.stream.OutputEncoder ─▶ InworldPacket ─▶ context.write
+
+This module only frames: it authenticates the call (``authorization: Bearer`` and
+``session-id`` metadata), feeds the decoded packets to a ``StreamSession`` and writes what
+it produces. Handshake, turns, interruption, state and continuation live in the core, so a
+session opened here can be continued over the WebSocket face and the other way round.
+
+How the stream ends (spec streaming-protocol.md §3.3, §4.4): never with OK while the client
+may still write, since the node SDK would then believe it is connected and drop its later
+writes. The session's error leaves as its status code with ``grpc-status-details-bin``; a
+server shutdown ends every open stream with UNAVAILABLE, so the SDK reports ``onError`` and
+``onDisconnect`` and reopens the same session on its next send. Only when the client itself
+half-closed or cancelled does the call end without an error of ours.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 from grpc import aio
 
 from anima.api.deps import AppState
-from anima.api.grpc.status import abort
-from anima.errors import Unavailable
+from anima.api.grpc.metadata import session_claims, session_id
+from anima.api.grpc.status import abort, as_anima_error
+from anima.api.tokens import token_service
+from anima.errors import AnimaError, Unavailable
+from anima.pipeline.saved_state import SessionStates
+from anima.pipeline.stream import Closed, Incoming, Malformed, Output, StreamSession
+from anima.wire.inputs import decode
 from anima.wire.pb.ai.inworld.packets import packets_pb2 as pb
+from anima.wire.stream import OutputEncoder, closing_error
+
+log = logging.getLogger("anima.grpc")
+
+PING_SECONDS = 30.0
+_SHUTDOWN_SECONDS = 3.0
+
+
+def session_states(state: AppState) -> SessionStates:
+    """The app's SessionStates (sealed state export and restore), built on first use."""
+    states = state.extras.get("session_states")
+    if not isinstance(states, SessionStates):
+        states = state.extras["session_states"] = SessionStates(state.engine)
+    return states
+
+
+class _Call:
+    """One OpenSession call: client packets in, session outputs out, how it ended."""
+
+    def __init__(self, stream: StreamSession, context: aio.ServicerContext) -> None:
+        self.stream = stream
+        self.context = context
+        self.encoder = OutputEncoder()
+        self.error: AnimaError | None = None
+        self.client_done = False  # the client half-closed: it cannot write any more
+
+    async def incoming(self, requests: AsyncIterator[pb.InworldPacket]) -> AsyncIterator[Incoming]:
+        async for packet in requests:
+            try:
+                yield decode(packet)
+            except AnimaError as exc:
+                yield Malformed(exc.message)
+        self.client_done = True
+
+    async def send(self, output: Output) -> None:
+        if isinstance(output, Closed):
+            self.error = output.error
+            return
+        packet = self.encoder.packet(output, self.stream.capabilities)
+        if packet is not None:
+            await self.context.write(packet)
+
+    async def finish(self) -> None:
+        """End the call: with the session's error; never OK while the client may write."""
+        error = self.error
+        if error is None and not (self.client_done or self.context.cancelled()):
+            error = Unavailable("the session stream ended; reconnect to resume the session")
+        if error is not None:
+            await abort(self.context, closing_error(error))
 
 
 class OpenSession:
-    def __init__(self, state: AppState) -> None:
-        self.state = state
+    """The ``OpenSession`` handler; tracks its open streams to end them on shutdown."""
 
-    async def __call__(
+    def __init__(self, state: AppState, *, ping_seconds: float | None = PING_SECONDS) -> None:
+        self.state = state
+        self.tokens = token_service(state)
+        self.ping_seconds = ping_seconds
+        self._open: dict[StreamSession, asyncio.Event] = {}
+
+    async def handle(
         self, requests: AsyncIterator[pb.InworldPacket], context: aio.ServicerContext
-    ) -> AsyncIterator[pb.InworldPacket]:
-        await abort(context, Unavailable("OpenSession: pending"))
-        yield pb.InworldPacket()  # pragma: no cover
+    ) -> None:
+        try:
+            stream = await self._stream(context)
+        except Exception as exc:
+            await abort(context, as_anima_error(exc, "OpenSession"))
+        call = _Call(stream, context)
+        log.info("OpenSession %s from %s", stream.session_id, context.peer())
+        self._open[stream] = done = asyncio.Event()
+        try:
+            await stream.serve(call.incoming(requests), call.send)
+        finally:
+            del self._open[stream]
+            done.set()
+        log.info(
+            "OpenSession %s ended: %s",
+            stream.session_id,
+            call.error.status if call.error else "by the client",
+        )
+        await call.finish()
+
+    async def _stream(self, context: aio.ServicerContext) -> StreamSession:
+        requested = session_id(context)
+        claims = await session_claims(self.tokens, context, session=requested)
+        return StreamSession(
+            self.state.engine,
+            session_states(self.state),
+            claims.workspace,
+            requested or claims.session_id,
+            ping_seconds=self.ping_seconds,
+        )
+
+    async def shutdown(self) -> None:
+        """End every open stream with UNAVAILABLE: the clients reconnect to a live server."""
+        streams = dict(self._open)
+        for stream in streams:
+            await stream.close(
+                Unavailable("the server is shutting down; reconnect to resume the session")
+            )
+        if streams:
+            waiting = [asyncio.ensure_future(done.wait()) for done in streams.values()]
+            _, pending = await asyncio.wait(waiting, timeout=_SHUTDOWN_SECONDS)
+            for task in pending:
+                task.cancel()
