@@ -126,12 +126,11 @@ async def _pg_reachable() -> bool:
         return False
 
 
-async def main() -> dict[str, Any]:
-    embed = os.environ.get("ANIMA_BENCH_EMBED", "minilm")
-    out: dict[str, Any] = {"embedder": embed, "llm": "scripted, instant"}
+async def _databases(embed: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         base = Settings(data_dir=Path(tmp) / "sqlite", llm_backend="scripted", embed_backend=embed)
-        out["sqlite"] = await _run(base, "sqlite")
+        out["sqlite"] = await _run(base, f"{embed}/sqlite")
         if await _pg_reachable():
             import asyncpg
 
@@ -140,10 +139,20 @@ async def main() -> dict[str, Any]:
             await conn.execute(f'CREATE SCHEMA "{schema}"')
             try:
                 pg = base.model_copy(update={"database_url": PG_URL, "database_schema": schema})
-                out["postgresql"] = await _run(pg, "postgresql")
+                out["postgresql"] = await _run(pg, f"{embed}/postgresql")
             finally:
                 await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
                 await conn.close()
         else:
             out["postgresql"] = "skipped: no PostgreSQL at ANIMA_TEST_DATABASE_URL"
     return out
+
+
+async def main() -> dict[str, Any]:
+    """With the real MiniLM embedder (two embeddings a turn: the player's line and the reply),
+    and with the hashing embedder, which leaves the engine's plumbing alone."""
+    return {
+        "llm": "scripted, instant",
+        "minilm": await _databases("minilm"),
+        "hashing": await _databases("hashing"),
+    }
