@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     )
     max_text_chars: int = Field(4000, ge=1)
     token_ttl_seconds: int = Field(3600, ge=1, description="Lifetime of streaming session tokens.")
+    stream_ping_seconds: float = Field(
+        30.0, ge=0, description="Interval of server PINGs on streaming sessions; 0 = none."
+    )
     signature_max_skew_seconds: int = Field(
         300, ge=1, description="How far an IW1-HMAC-SHA256 request's DateTime may be from now."
     )

@@ -237,15 +237,16 @@ class StreamSession:
             if reader.done():
                 # The client went away, or the session ended: let the outputs run to Closed.
                 await self.close()
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(asyncio.shield(writer), _DRAIN_SECONDS)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait({writer}, timeout=_DRAIN_SECONDS)
         finally:
-            for task in (reader, writer):
-                task.cancel()
-            for task in (reader, writer):
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            reader.cancel()
+            writer.cancel()
             await self.close()
+            await asyncio.wait({reader, writer})
+            for task in (reader, writer):
+                if not task.cancelled() and task.exception() is not None:
+                    log.debug("stream %s: %r", self.session_id, task.exception())
 
     async def open(self) -> None:
         """Resume the session if its id is known (no handshake needed then)."""
@@ -264,7 +265,11 @@ class StreamSession:
                 return
 
     async def close(self, error: AnimaError | None = None) -> None:
-        """End the connection: stop running turns (stored as cancelled), keep the state."""
+        """End the connection: stop running turns (stored as cancelled), keep the state.
+
+        Everything that must happen even if the caller is being cancelled happens before
+        the first await: the phase, the cancellations and the ``Closed`` output.
+        """
         if self.phase is StreamPhase.CLOSED:
             return
         self.phase = self.phase.advance(StreamPhase.CLOSED)
@@ -273,12 +278,11 @@ class StreamSession:
             tasks.append(self._pinger)
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        self._emit(Closed(error))
+        if tasks:
+            await asyncio.wait(tasks)
         with contextlib.suppress(Exception):
             await asyncio.shield(self._save())
-        self._emit(Closed(error))
 
     async def receive(self, item: Incoming) -> None:
         """Apply one client input. Never raises for what a client sends."""
@@ -388,11 +392,14 @@ class StreamSession:
 
     async def _continue(self, session: Session) -> Session:
         continuation, self._pending.continuation = self._pending.continuation, None
-        match continuation:
-            case di.SavedStateContinuation(state=blob):
-                return await self.states.restore(session, blob)
-            case di.DialogContinuation(turns=turns):
-                return await self.states.restore_dialog(session, turns)
+        try:
+            match continuation:
+                case di.SavedStateContinuation(state=blob):
+                    return await self.states.restore(session, blob)
+                case di.DialogContinuation(turns=turns):
+                    return await self.states.restore_dialog(session, turns)
+        except InvalidArgument as exc:  # the session starts afresh instead
+            self._notice(f"continuation ignored: {exc.message}")
         return session
 
     async def _add_characters(self, names: tuple[str, ...]) -> None:
@@ -530,6 +537,7 @@ class StreamSession:
                     other.task.cancel()  # barge-in
         run = _Run(interaction_id, agent_id, cid, ids.correlation_id)
         self._runs[interaction_id] = run
+        self._log(f"interaction {interaction_id}: {turn_input.kind} to agent {agent_id}", "INFO")
         self._last_speaker[cid] = agent_id
         run.task = asyncio.create_task(self._turn(run, turn_input))
 

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import (
 from anima.errors import Unavailable
 from anima.settings import Settings
 from anima.store.characters import CharacterRepo, KnowledgeRepo, SceneRepo
+from anima.store.feedback import FeedbackRepo
 from anima.store.keys import KeyRepo
 from anima.store.nonces import NonceRepo
 from anima.store.operations import OperationRepo
@@ -88,6 +89,7 @@ class Store:
         self.nonces = NonceRepo(self)
         self.values = ServerValueRepo(self)
         self.sessions = SessionRepo(self)
+        self.feedback = FeedbackRepo(self)
         self.relationships = RelationshipRepo(self)
         self.characters = CharacterRepo(self)
         self.scenes = SceneRepo(self)
