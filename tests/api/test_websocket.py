@@ -69,6 +69,15 @@ def test_handshake_scene_status_and_a_turn(rig: Rig) -> None:
     assert all(t["routing"]["source"] == {"type": "AGENT", "name": agent["agentId"]} for t in texts)
 
 
+def test_no_logs_unless_asked(rig: Rig) -> None:
+    alice = rig.character("Alice")
+    for caps in ({"logs": True, "logsWarning": True, "logsInfo": True}, {"logsDebug": True}):
+        with rig.connect() as sock:
+            agent = _agents(sock.handshake(alice, caps))["Alice"]
+            sock.reply(sock.say("hello", sock.conversation(agent)))
+        assert not [f for f in sock.received if "log" in f.get("result", {})]
+
+
 def test_emotions_and_narrated_actions_only_when_asked(rig: Rig) -> None:
     rig.use_llm(ScriptedLLM(["*tips his hat* Good day to you."]))
     tony = rig.character("Tony", description={"narrativeActionsEnabled": True})
@@ -287,7 +296,7 @@ def test_history_logs_ping_and_latency(db_settings: Settings) -> None:
     with open_rig(db_settings.model_copy(update={"stream_ping_seconds": 0.05})) as rig:
         rig.use_llm(ScriptedLLM(["Hello, traveller."]))
         alice = rig.character("Alice")
-        caps = {"pingPongReport": True, "logs": True, "logsInfo": True, "logsWarning": True}
+        caps = {"pingPongReport": True, "logs": True, "logsInfo": True, "logsDebug": True}
         with rig.connect() as sock:
             agent = _agents(sock.handshake(alice, caps))["Alice"]
             ping = sock.until(lambda f: "latencyReport" in f.get("result", {}))[-1]["result"]
@@ -324,8 +333,7 @@ def test_history_logs_ping_and_latency(db_settings: Settings) -> None:
             history = sock.until(lambda f: "sessionControlResponse" in f.get("result", {}))[-1]
             session_id = sock.session_id
         logs = [f["result"]["log"] for f in sock.received if "log" in f.get("result", {})]
-        assert any(log["level"] == "INFO" and iid in log["text"] for log in logs)
-        assert not any(log["level"] == "DEBUG" for log in logs)  # not asked for
+        assert any(log["level"] == "DEBUG" and iid in log["text"] for log in logs)
         [item] = history["result"]["sessionControlResponse"]["sessionHistory"][
             "sessionHistoryItems"
         ]

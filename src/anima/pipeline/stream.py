@@ -537,7 +537,7 @@ class StreamSession:
                     other.task.cancel()  # barge-in
         run = _Run(interaction_id, agent_id, cid, ids.correlation_id)
         self._runs[interaction_id] = run
-        self._log(f"interaction {interaction_id}: {turn_input.kind} to agent {agent_id}", "INFO")
+        self._log(f"interaction {interaction_id}: {turn_input.kind} to agent {agent_id}", "DEBUG")
         self._last_speaker[cid] = agent_id
         run.task = asyncio.create_task(self._turn(run, turn_input))
 
@@ -651,8 +651,8 @@ class StreamSession:
             )
 
     def _notice(self, text: str, conversation_id: str = "") -> None:
+        log.info("session %s: %s", self.session_id, text)
         self._emit(Notice(text, conversation_id))
-        self._log(text, "WARNING")
 
     def _log(self, text: str, level: str) -> None:
         log.debug("session %s: %s", self.session_id, text)

@@ -1,21 +1,39 @@
 // Drives the unmodified @inworld/web-core 2.10.0 from Node with browser stubs (spec §6.2).
 //
 // usage: node web_client.mjs <scenario>
-//   scenarios: build  (construct the client with the stubs only, no network)
-//              hello  (getCharacters, sendText, wait for INTERACTION_END, close)
-//              state  (hello, then connection.stateSerialization.get())
+//   build      construct the client with the stubs only, no network
+//   hello      getCharacters, sendText, wait for INTERACTION_END, close
+//   converse   capability narratedActions: hello, then a trigger (ANIMA_TRIGGER, parameter k=v)
+//              and a narrated action
+//   state      hello, connection.stateSerialization.get(), close; a new client continues from
+//              that state (setSessionContinuation({previousState}), history.previousState: the
+//              session history request) and sends ANIMA_TEXT2
+//   dialog     a new client continues from a dialog the app kept (previousDialog) and sends ANIMA_TEXT
+//   interrupt  capability interruptions: sendText(ANIMA_TEXT) and at once sendCancelResponse for
+//              it; wait for its INTERACTION_END, then sendText(ANIMA_TEXT2)
+//   reconnect  hello, print {"event":"waiting"}, wait for a line on stdin (the test restarts the
+//              server meanwhile, which drops the socket), then sendText(ANIMA_TEXT2) on the same client
+//   feedback   hello, then feedback.like on the interaction, feedback.dislike, feedback.undo
+//   scene      ANIMA_SCENE with several characters: for each, setCurrentCharacter and sendText
+//   error      getCharacters and wait for the first onError (bad token, unknown scene...)
 // env: ANIMA_HTTP_HOST (default localhost:8000), ANIMA_SCENE (default workspaces/test-ws/characters/alice),
-//      ANIMA_TEXT (default Hello), ANIMA_TIMEOUT_MS (default 20000), and the session token either as
+//      ANIMA_TEXT (default Hello), ANIMA_TEXT2 (default "Do you remember me?"), ANIMA_TRIGGER
+//      (default greet), ANIMA_TIMEOUT_MS (default 20000), and the session token either as
 //      ANIMA_TOKEN_JSON ({"token","type","expirationTime","sessionId"}) or fetched from the server's
 //      POST /auth/v1/tokens/token:generate with ANIMA_KEY/ANIMA_SECRET (Basic auth), the way an app's
 //      backend would.
 // Output: one JSON object per line, {"event": ...}; the last one is "done" (exit 0) or "fatal" (exit 1).
+// Events: token {status, sessionId}, characters, sent {packet}, packet {packet}, error {code, message,
+// details}, warning {message}, disconnect, history {added}, and per scenario state / feedback / waiting.
+import readline from 'node:readline';
 import summarize from './summarize.cjs';
 
 const scenario = process.argv[2] || 'hello';
 const host = process.env.ANIMA_HTTP_HOST || 'localhost:8000';
 const scene = process.env.ANIMA_SCENE || 'workspaces/test-ws/characters/alice';
 const text = process.env.ANIMA_TEXT || 'Hello';
+const text2 = process.env.ANIMA_TEXT2 || 'Do you remember me?';
+const triggerName = process.env.ANIMA_TRIGGER || 'greet';
 const timeoutMs = Number(process.env.ANIMA_TIMEOUT_MS || 20000);
 
 function emit(event, data = {}) {
@@ -55,7 +73,7 @@ for (const [k, v] of Object.entries(stubs)) {
   Object.defineProperty(globalThis, k, { value: v, configurable: true, writable: true });
 }
 
-const { InworldClient } = await import('@inworld/web-core');
+const { InworldClient, DialogParticipant } = await import('@inworld/web-core');
 
 async function sessionToken() {
   if (process.env.ANIMA_TOKEN_JSON) return JSON.parse(process.env.ANIMA_TOKEN_JSON);
@@ -67,50 +85,169 @@ async function sessionToken() {
     body: JSON.stringify({ key: process.env.ANIMA_KEY, resources: [`workspaces/${workspace}`] }),
   });
   const body = await response.json();
-  emit('token', { status: response.status, body });
+  emit('token', { status: response.status, sessionId: body.sessionId });
   if (!response.ok) throw new Error(`token request failed: ${response.status}`);
   return body;
 }
 
-let finish;
-const ended = new Promise((resolve) => { finish = resolve; });
-const connection = new InworldClient()
-  .setConfiguration({
-    connection: { gateway: { hostname: host, ssl: false } },
-    capabilities: { audio: true, emotions: true },
-  })
-  .setUser({ fullName: 'Bob', id: 'user-1' })
-  .setScene(scene)
-  .setGenerateSessionToken(sessionToken)
-  .setOnError((e) => emit('error', { message: e.message, code: e.code, details: e.details }))
-  .setOnDisconnect(() => emit('disconnect'))
-  .setOnHistoryChange((history, { diff } = {}) => emit('history', { added: diff?.added?.map((i) => i.text ?? null) ?? [] }))
-  .setOnMessage((packet) => {
-    emit('packet', { packet: summarize(packet) });
-    if (packet.isInteractionEnd()) finish();
-  })
-  .build();
+// INTERACTION_END per interaction id, and the first onError, as promises.
+const ends = new Map();
+function end(interactionId) {
+  if (!ends.has(interactionId)) {
+    let resolve;
+    const promise = new Promise((r) => { resolve = r; });
+    ends.set(interactionId, { promise, resolve });
+  }
+  return ends.get(interactionId);
+}
+const ended = (interactionId) => end(interactionId).promise;
+let firstError;
+const errored = new Promise((resolve) => { firstError = resolve; });
 
-try {
-  if (scenario === 'build') {
-    emit('done');
-    process.exit(0);
-  }
-  if (scenario !== 'hello' && scenario !== 'state') throw new Error(`unknown scenario '${scenario}'`);
-  const characters = await connection.getCharacters();
-  emit('characters', { characters: characters.map((c) => ({ id: c.id, resourceName: c.resourceName, displayName: c.displayName })) });
-  const sent = await connection.sendText(text);
+function makeClient({ capabilities = {}, continuation, history } = {}) {
+  const client = new InworldClient()
+    .setConfiguration({
+      connection: { gateway: { hostname: host, ssl: false } },
+      capabilities: { audio: false, emotions: true, ...capabilities },
+      ...(history ? { history } : {}),
+    })
+    .setUser({ fullName: 'Bob', id: 'user-1' })
+    .setScene(scene)
+    .setGenerateSessionToken(sessionToken)
+    .setOnError((e) => {
+      emit('error', { code: e.code, message: e.message, details: e.details });
+      firstError(e);
+    })
+    .setOnWarning((p) => emit('warning', { message: p.control?.description ?? null }))
+    .setOnDisconnect(() => emit('disconnect'))
+    .setOnHistoryChange((_history, { diff } = {}) => emit('history', { added: diff?.added?.map((i) => i.text ?? null) ?? [] }))
+    .setOnMessage((packet) => {
+      emit('packet', { packet: summarize(packet) });
+      if (packet.isInteractionEnd()) end(packet.packetId.interactionId).resolve(packet);
+    });
+  if (continuation) client.setSessionContinuation(continuation);
+  return client;
+}
+
+async function exchange(send) {
+  const sent = await send();
   emit('sent', { packet: summarize(sent) });
-  await ended;
-  if (scenario === 'state') {
-    const state = await connection.stateSerialization.get();
-    emit('state', { state: state ?? null });
-  }
-  // close a little later: sendText() resolves through a 10 ms poll and would stay pending otherwise
+  await ended(sent.packetId.interactionId);
+  return sent;
+}
+
+async function characters(connection) {
+  const found = await connection.getCharacters();
+  emit('characters', { characters: found.map((c) => ({ id: c.id, resourceName: c.resourceName, displayName: c.displayName })) });
+  return found;
+}
+
+async function hello(connection) {
+  await characters(connection);
+  return exchange(() => connection.sendText(text));
+}
+
+async function close(connection) {
+  // sendText() resolves through a 10 ms poll; closing at once would leave it pending (spec §6.2).
   await new Promise((r) => setTimeout(r, 100));
   connection.close();
-  emit('done');
-  process.exit(0);
-} catch (error) {
-  fatal(error);
 }
+
+function waitForLine() {
+  return new Promise((resolve) => {
+    const lines = readline.createInterface({ input: process.stdin });
+    lines.once('line', (line) => { lines.close(); resolve(line); });
+  });
+}
+
+const scenarios = {
+  async build() {
+    makeClient().build();
+  },
+  async hello() {
+    const connection = makeClient().build();
+    await hello(connection);
+    await close(connection);
+  },
+  async converse() {
+    const connection = makeClient({ capabilities: { narratedActions: true } }).build();
+    await hello(connection);
+    await exchange(() => connection.sendTrigger(triggerName, [{ name: 'k', value: 'v' }]));
+    await exchange(() => connection.sendNarratedAction('waves and smiles'));
+    await close(connection);
+  },
+  async state() {
+    const first = makeClient().build();
+    await hello(first);
+    const state = await first.stateSerialization.get();
+    emit('state', { state: state?.state, creationTime: state?.creationTime, version: state?.version });
+    await close(first);
+    const second = makeClient({ continuation: { previousState: state.state }, history: { previousState: true } }).build();
+    await characters(second);
+    await exchange(() => second.sendText(text2));
+    await close(second);
+  },
+  async dialog() {
+    const previousDialog = [
+      { talker: DialogParticipant.PLAYER, phrase: 'My name is Zed and I sail a red boat.' },
+      { talker: DialogParticipant.CHARACTER, phrase: 'Nice to meet you, Zed.' },
+    ];
+    const connection = makeClient({ continuation: { previousDialog } }).build();
+    await hello(connection);
+    await close(connection);
+  },
+  async interrupt() {
+    const connection = makeClient({ capabilities: { interruptions: true } }).build();
+    await characters(connection);
+    const sent = await connection.sendText(text);
+    emit('sent', { packet: summarize(sent) });
+    const { interactionId, utteranceId } = sent.packetId;
+    const cancel = await connection.sendCancelResponse({ interactionId, utteranceId: [utteranceId] });
+    emit('cancelled', { packet: summarize(cancel), interactionId });
+    await ended(interactionId);
+    await exchange(() => connection.sendText(text2));
+    await close(connection);
+  },
+  async reconnect() {
+    const connection = makeClient().build();
+    await hello(connection);
+    emit('waiting');
+    await waitForLine();
+    await exchange(() => connection.sendText(text2));
+    await close(connection);
+  },
+  async feedback() {
+    const connection = makeClient().build();
+    const sent = await hello(connection);
+    const { interactionId, correlationId } = sent.packetId;
+    const liked = await connection.feedback.like({ interactionId, correlationId });
+    emit('feedback', { feedback: { ...liked } });
+    const disliked = await connection.feedback.dislike({ interactionId, correlationId, types: ['REPETITION'], comment: 'again?' });
+    emit('feedback', { feedback: { ...disliked } });
+    await connection.feedback.undo(liked.name);
+    emit('undone', { name: liked.name });
+    await close(connection);
+  },
+  async scene() {
+    const connection = makeClient().build();
+    const found = await characters(connection);
+    for (const character of found) {
+      await connection.setCurrentCharacter(character);
+      await exchange(() => connection.sendText(`Hello ${character.displayName}, who are you?`));
+    }
+    await close(connection);
+  },
+  async error() {
+    const connection = makeClient().build();
+    connection.getCharacters().catch(() => {});
+    await errored;
+    connection.close();
+  },
+};
+
+(async () => {
+  const run = scenarios[scenario];
+  if (!run) throw new Error(`unknown scenario '${scenario}'`);
+  await run();
+  emit('done');
+})().then(() => process.exit(0), fatal);
