@@ -98,8 +98,9 @@ class SessionStates:
                 session.agent_state[agents[character_id]] = state
         await self._store.sessions.save_state(session, touch=self._clock())
         for item in payload.get("history") or []:
-            agent = agents.get(str(item.get("c", "")), first)
-            if agent:
+            character_id = str(item.get("c", ""))
+            agent = agents.get(character_id) if character_id else first
+            if agent:  # lines of characters not in the new session are left out
                 await self._commit(session, _interaction_of(item, session.id, agent))
         if session.player.end_user_id:
             for character_id, rel in (payload.get("relationships") or {}).items():

@@ -368,6 +368,10 @@ class StreamSession:
 
     async def _load_scene(self, name: str) -> None:
         if self.session is None:
+            if await self.engine.store.sessions.get(self.session_id) is not None:
+                raise SessionLost(  # expired (open() found nothing): its id cannot be reused
+                    f"session '{self.session_id}' expired; open a new session"
+                )
             player = player_of(self.state.user)
             session = await self.engine.open_session(
                 self.workspace, name, player, session_id=self.session_id
