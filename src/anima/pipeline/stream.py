@@ -331,7 +331,7 @@ class StreamSession:
                     self._log(f"ping round trip {self.last_ping_rtt * 1000:.0f} ms", "DEBUG")
             case di.LatencyReported(seconds=seconds, precision=precision, ids=ids):
                 self.state.record_latency(ids.interaction_id, seconds, precision)
-                log.info(
+                log.debug(
                     "perceived latency %.3f s (%s) for %s", seconds, precision, ids.interaction_id
                 )
             case di.SessionHistoryRequested():
