@@ -16,6 +16,18 @@ from pathlib import Path
 import httpx
 
 
+def anima(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Run the ``anima`` CLI in a subprocess on the store in ``data_dir``."""
+    env = {**os.environ, "ANIMA_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "anima.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -13,17 +10,7 @@ from asgi_lifespan import LifespanManager
 
 from anima.app import create_app
 from anima.settings import Settings
-
-
-def anima(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ANIMA_DATA_DIR": str(data_dir)}
-    return subprocess.run(
-        [sys.executable, "-m", "anima.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.server import anima
 
 
 async def test_keys_create_list_revoke_and_use(tmp_path: Path) -> None:

@@ -4,25 +4,12 @@ characters read back through the Studio API."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from anima.settings import Settings
 from tests.api.studio_helpers import open_studio
 from tests.domain.test_character import FULL_CHARACTER, full_character
-
-
-def anima(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ANIMA_DATA_DIR": str(data_dir)}
-    return subprocess.run(
-        [sys.executable, "-m", "anima.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.server import anima
 
 
 async def test_import_deploy_export_round_trip(tmp_path: Path) -> None:
