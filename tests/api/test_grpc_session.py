@@ -291,3 +291,16 @@ async def test_a_session_opened_over_rest_continues_over_grpc(face: Face, game: 
     reply = await stream.reply(said.packet_id.interaction_id)
     assert reply[0].routing.source.name == agent_id
     stream.call.cancel()
+
+
+async def test_server_pings_with_ping_pong_report(settings: Settings) -> None:
+    fast = settings.model_copy(update={"stream_ping_seconds": 0.05})
+    async with open_game(fast) as game, served(game.app) as face:
+        scene = f"workspaces/ws1/characters/{await game.character('Alice')}"
+        stream = await _stream(face)
+        await stream.open(scene, ping_pong_report=True)
+        packets = await stream.read_until(lambda p: p.HasField("latency_report"))
+        ping = packets[-1].latency_report.ping_pong
+        assert ping.type == pb.PingPongReport.PING
+        assert ping.HasField("ping_timestamp")  # mandatory for the web SDK
+        stream.call.cancel()

@@ -16,13 +16,14 @@ from datetime import UTC, datetime
 from google.protobuf import empty_pb2
 from grpc import aio
 
+from anima.api import session_state
 from anima.api.deps import AppState
-from anima.api.grpc.metadata import metadata, session_claims
+from anima.api.grpc.metadata import metadata, session_claims, session_id
 from anima.api.grpc.status import unary
-from anima.api.grpc.stream import session_states
+from anima.api.session_state import FeedbackBody, session_states
 from anima.api.tokens import signature_hosts, token_service
 from anima.domain import tokens
-from anima.errors import FailedPrecondition, InvalidArgument
+from anima.errors import InvalidArgument
 from anima.wire.pb.ai.inworld.engine import world_engine_pb2 as we
 from anima.wire.pb.ai.inworld.engine.v1 import feedback_pb2 as fb
 from anima.wire.pb.ai.inworld.engine.v1 import state_serialization_pb2 as ss
@@ -70,13 +71,40 @@ class Calls:
     async def create_feedback(
         self, request: fb.CreateInteractionFeedbackRequest, context: aio.ServicerContext
     ) -> fb.InteractionFeedback:
-        raise FailedPrecondition("interaction feedback is not available yet")
+        """Like or dislike ``{session}/interactions/{iid}/groups/{correlation or default}``."""
+        parent = request.parent.strip("/")
+        parts = parent.split("/")
+        if len(parts) != 8 or parts[4] != "interactions" or parts[6] != "groups":
+            raise InvalidArgument(
+                "parent must be 'workspaces/{ws}/sessions/{session}/interactions/"
+                f"{{interaction}}/groups/{{group}}', got {request.parent!r}",
+                field="parent",
+            )
+        workspace, session = _session_name("/".join(parts[:4]), "parent")
+        await session_claims(self.tokens, context, session=session, workspace=workspace)
+        given = request.interaction_feedback
+        body = FeedbackBody(
+            isLike=given.is_like,
+            type=[_dislike_name(t) for t in given.type],
+            comment=given.comment,
+        )
+        stored = await session_state.create_feedback(
+            self.state, workspace, session, parts[5], parts[7], body
+        )
+        return fb.InteractionFeedback(
+            name=stored.name,
+            is_like=stored.is_like,
+            type=list(stored.types),
+            comment=stored.comment,
+        )
 
     @unary("DeleteInteractionFeedback")
     async def delete_feedback(
         self, request: fb.DeleteInteractionFeedbackRequest, context: aio.ServicerContext
     ) -> empty_pb2.Empty:
-        raise FailedPrecondition("interaction feedback is not available yet")
+        claims = await session_claims(self.tokens, context, session=session_id(context))
+        await session_state.delete_feedback(self.state, claims.workspace, request.name)
+        return empty_pb2.Empty()
 
 
 def _session_name(name: str, field: str) -> tuple[str, str]:
@@ -87,3 +115,10 @@ def _session_name(name: str, field: str) -> tuple[str, str]:
             f"expected 'workspaces/{{ws}}/sessions/{{session}}', got {name!r}", field=field
         )
     return parts[1], parts[3]
+
+
+def _dislike_name(value: int) -> str:
+    try:
+        return str(fb.InteractionDislikeType.Name(value))
+    except ValueError as exc:
+        raise InvalidArgument(f"unknown feedback type {value}", field="type") from exc

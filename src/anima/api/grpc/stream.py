@@ -27,9 +27,9 @@ from grpc import aio
 from anima.api.deps import AppState
 from anima.api.grpc.metadata import session_claims, session_id
 from anima.api.grpc.status import abort, as_anima_error
+from anima.api.session_state import session_states
 from anima.api.tokens import token_service
 from anima.errors import AnimaError, Unavailable
-from anima.pipeline.saved_state import SessionStates
 from anima.pipeline.stream import Closed, Incoming, Malformed, Output, StreamSession
 from anima.wire.inputs import decode
 from anima.wire.pb.ai.inworld.packets import packets_pb2 as pb
@@ -37,16 +37,7 @@ from anima.wire.stream import OutputEncoder, closing_error
 
 log = logging.getLogger("anima.grpc")
 
-PING_SECONDS = 30.0
 _SHUTDOWN_SECONDS = 3.0
-
-
-def session_states(state: AppState) -> SessionStates:
-    """The app's SessionStates (sealed state export and restore), built on first use."""
-    states = state.extras.get("session_states")
-    if not isinstance(states, SessionStates):
-        states = state.extras["session_states"] = SessionStates(state.engine)
-    return states
 
 
 class _Call:
@@ -87,10 +78,9 @@ class _Call:
 class OpenSession:
     """The ``OpenSession`` handler; tracks its open streams to end them on shutdown."""
 
-    def __init__(self, state: AppState, *, ping_seconds: float | None = PING_SECONDS) -> None:
+    def __init__(self, state: AppState) -> None:
         self.state = state
         self.tokens = token_service(state)
-        self.ping_seconds = ping_seconds
         self._open: dict[StreamSession, asyncio.Event] = {}
 
     async def handle(
@@ -123,7 +113,7 @@ class OpenSession:
             session_states(self.state),
             claims.workspace,
             requested or claims.session_id,
-            ping_seconds=self.ping_seconds,
+            ping_seconds=self.state.settings.stream_ping_seconds or None,
         )
 
     async def shutdown(self) -> None:

@@ -1,0 +1,297 @@
+"""The unmodified @inworld/nodejs-sdk 1.17.0 against a real ``anima serve`` (spec §6.1).
+
+One server for the module (subprocess, temp data dir, the real embedded model), driven by
+harness/node_client.js. What the model says is not asserted, only the protocol: ids, packet
+kinds, order, errors, and what the server stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from anima.domain.session import Interaction
+from tests.api.grpc_helpers import self_signed
+from tests.conformance.anima_server import SCENE, AnimaServer
+from tests.conformance.conftest import HARNESS, HERE, run_harness
+
+pytestmark = pytest.mark.slow
+
+TIMEOUT_MS = "180000"  # a guard against hangs, not a speed assert: the model shares 2 cores
+
+
+@pytest.fixture(scope="module")
+def server(node_sdks: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnimaServer]:
+    anima = AnimaServer.create(tmp_path_factory.mktemp("anima"))
+    anima.start()
+    try:
+        yield anima
+    finally:
+        anima.stop()
+
+
+def _node(server: AnimaServer, scenario: str, **env: str) -> list[dict[str, Any]]:
+    out = run_harness(
+        "node_client.js",
+        scenario,
+        env=server.node_env(ANIMA_TIMEOUT_MS=TIMEOUT_MS, **env),
+        timeout=240,
+    )
+    assert out[-1] == {"event": "done"}, out[-3:]
+    return out
+
+
+def _events(out: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    return [o for o in out if o["event"] == name]
+
+
+def _packets(out: list[dict[str, Any]], interaction_id: str) -> list[dict[str, Any]]:
+    return [
+        o["packet"]
+        for o in _events(out, "packet")
+        if o["packet"]["packetId"].get("interactionId") == interaction_id
+    ]
+
+
+def _sent_ids(out: list[dict[str, Any]]) -> list[str]:
+    return [o["packet"]["packetId"]["interactionId"] for o in _events(out, "sent")]
+
+
+def _history(server: AnimaServer, session_id: str) -> list[Interaction]:
+    async def read() -> list[Interaction]:
+        async with server.store() as store:
+            return await store.sessions.history(session_id)
+
+    return asyncio.run(read())
+
+
+def _assert_reply(packets: list[dict[str, Any]], agent_id: str) -> None:
+    """One interaction's reply as the SDK saw it: texts with emotions, INTERACTION_END last."""
+    types = [p["type"] for p in packets]
+    assert types[-1] == "CONTROL", types
+    assert packets[-1]["isInteractionEnd"]
+    assert types.count("CONTROL") == 1
+    texts = [p for p in packets if p["type"] == "TEXT"]
+    assert texts, types
+    assert all(p["text"]["text"].strip() and p["text"]["final"] for p in texts)
+    for p in packets:
+        assert p["routing"]["source"] == {"name": agent_id, "isPlayer": False, "isCharacter": True}
+        assert p["packetId"]["conversationId"]
+
+
+def test_generate_token_with_key_and_secret(server: AnimaServer) -> None:
+    (token,) = _events(_node(server, "token"), "token")
+    assert token["type"] == "Bearer"
+    assert token["sessionId"].startswith("test-ws:")
+    expires = datetime.fromisoformat(token["expirationTime"].replace("Z", "+00:00"))
+    assert expires - datetime.now(UTC) > timedelta(minutes=55)  # the SDK refreshes at 5 min
+
+
+def test_open_and_converse_with_emotions(server: AnimaServer) -> None:
+    out = _node(server, "hello", ANIMA_TEXT="Hello! How are you today?")
+    (characters,) = _events(out, "characters")
+    (alice,) = characters["characters"]
+    assert alice["resourceName"] == SCENE
+    assert alice["displayName"] == "Alice"
+    scene = _events(out, "packet")[0]["packet"]
+    assert scene["type"] == "SCENE_MUTATION_RESPONSE"  # node forwards CURRENT_SCENE_STATUS too
+
+    (interaction_id,) = _sent_ids(out)
+    reply = _packets(out, interaction_id)
+    _assert_reply(reply, alice["id"])
+    emotions = [p for p in reply if p["type"] == "EMOTION"]
+    assert emotions  # capability emotions: one per utterance, with the utterance's ids
+    texts = {p["packetId"]["utteranceId"] for p in reply if p["type"] == "TEXT"}
+    assert {p["packetId"]["utteranceId"] for p in emotions} == texts
+    correlation = _events(out, "sent")[0]["packet"]["packetId"]["correlationId"]
+    assert {p["packetId"]["correlationId"] for p in reply} == {correlation}
+
+    (session,) = _events(out, "session")
+    (stored,) = _history(server, session["sessionId"])
+    assert stored.input_text == "Hello! How are you today?"
+    texts_said = [p["text"]["text"] for p in reply if p["type"] == "TEXT"]
+    assert list(stored.texts) == texts_said
+
+
+def test_triggers_and_narrated_actions(server: AnimaServer) -> None:
+    out = _node(server, "converse", ANIMA_TRIGGER="greet")
+    (alice,) = _events(out, "characters")[0]["characters"]
+    said, triggered, acted = _sent_ids(out)
+    sent = [o["packet"] for o in _events(out, "sent")]
+    assert [p["type"] for p in sent] == ["TEXT", "TRIGGER", "NARRATED_ACTION"]
+
+    _assert_reply(_packets(out, said), alice["id"])
+    # The greet goal: a verbatim line with the player's name, then the goal's trigger.
+    reply = _packets(out, triggered)
+    _assert_reply(reply, alice["id"])
+    assert [p["text"]["text"] for p in reply if p["type"] == "TEXT"] == [
+        "Welcome to the lighthouse, Bob!"
+    ]
+    sent_back = [p["trigger"]["name"] for p in reply if p["type"] == "TRIGGER"]
+    assert "greeted" in sent_back
+    _assert_reply(_packets(out, acted), alice["id"])
+
+    (session,) = _events(out, "session")
+    history = _history(server, session["sessionId"])
+    assert [(i.input_kind, i.trigger, i.input_text) for i in history] == [
+        ("text", "", "Hello"),
+        ("trigger", "greet", ""),
+        ("action", "", "waves and smiles"),
+    ]
+    assert history[1].parameters == (("k", "v"),)
+
+
+def test_get_session_state_and_continue_from_it(server: AnimaServer) -> None:
+    out = _node(
+        server, "state", ANIMA_TEXT="My name is Bob and I love sailing.", ANIMA_TEXT2="Hi again!"
+    )
+    (state,) = _events(out, "state")
+    first, second = _sent_ids(out)
+    assert state["version"] == {"interactionId": first}  # the client's id of the last turn
+    assert base64.b64decode(state["state"])
+    created = datetime.fromisoformat(state["creationTime"].replace("Z", "+00:00"))
+    assert abs(created - datetime.now(UTC)) < timedelta(minutes=5)
+
+    sessions = [s["sessionId"] for s in _events(out, "session")]
+    assert len(sessions) == 2
+    assert sessions[0] != sessions[1]  # a new client, a new session, the old state
+    earlier, now = _history(server, sessions[1])
+    assert earlier.input_text == "My name is Bob and I love sailing."
+    assert earlier.texts == _history(server, sessions[0])[0].texts
+    assert now.input_text == "Hi again!"
+    assert [p["type"] for p in _packets(out, second)][-1] == "CONTROL"
+
+
+def test_interruption_with_cancel_responses(server: AnimaServer) -> None:
+    out = _node(
+        server,
+        "interrupt",
+        ANIMA_TEXT="Tell me the whole history of your lighthouse, every storm and every ship.",
+        ANIMA_TEXT2="Sorry to interrupt. Are you well?",
+    )
+    interrupted, after = _sent_ids(out)
+    (cancelled,) = _events(out, "cancelled")
+    assert cancelled["interactionId"] == interrupted
+    assert cancelled["packet"]["type"] == "CANCEL_RESPONSE"
+
+    cut = _packets(out, interrupted)
+    assert cut[-1]["isInteractionEnd"]  # INTERACTION_END also for a cancelled interaction
+    assert [p["type"] for p in cut].count("CONTROL") == 1
+    (alice,) = _events(out, "characters")[0]["characters"]
+    _assert_reply(_packets(out, after), alice["id"])  # the session goes on
+
+    (session,) = _events(out, "session")
+    history = _history(server, session["sessionId"])
+    assert history[-1].input_text == "Sorry to interrupt. Are you well?"
+    assert not history[-1].cancelled
+    # The interrupted turn stored nothing, or only what was said before the cancel.
+    assert all(i.cancelled for i in history[:-1])
+
+
+def test_reconnect_after_the_server_aborts_the_stream(server: AnimaServer) -> None:
+    node = shutil.which("node")
+    assert node is not None
+    env = server.node_env(ANIMA_TIMEOUT_MS=TIMEOUT_MS, ANIMA_TEXT2="Still there?")
+    harness = subprocess.Popen(
+        [node, str(HARNESS / "node_client.js"), "reconnect"],
+        cwd=HERE,
+        env={**os.environ, **env},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert harness.stdin is not None
+    assert harness.stdout is not None
+    out: list[dict[str, Any]] = []
+    try:
+        for line in harness.stdout:
+            if line.startswith("{"):
+                out.append(json.loads(line))
+                if out[-1]["event"] in ("waiting", "fatal"):
+                    break
+        assert out[-1]["event"] == "waiting", out
+        server.restart()  # SIGTERM: the open stream ends with UNAVAILABLE, never OK
+        harness.stdin.write("go\n")
+        harness.stdin.flush()
+        rest, errors = harness.communicate(timeout=240)
+    finally:
+        if harness.poll() is None:
+            harness.kill()
+    out += [json.loads(line) for line in rest.splitlines() if line.startswith("{")]
+    assert out[-1] == {"event": "done"}, (out[-3:], errors)
+
+    waiting = next(i for i, o in enumerate(out) if o["event"] == "waiting")
+    after = out[waiting:]
+    (error,) = [o for o in after if o["event"] == "error"]
+    assert error["code"] == 14  # UNAVAILABLE
+    assert "shutting down" in error["message"]
+    assert any(o["event"] == "disconnect" for o in after)
+
+    first, second = _sent_ids(out)
+    (alice,) = _events(out, "characters")[0]["characters"]
+    _assert_reply(_packets(out, first), alice["id"])
+    _assert_reply(_packets(out, second), alice["id"])  # same agent id after the restart
+    (session,) = _events(out, "session")  # the SDK kept its session (and token)
+    history = _history(server, session["sessionId"])
+    assert [i.input_text for i in history] == ["Hello", "Still there?"]
+
+
+def test_feedback_like_and_undo(server: AnimaServer) -> None:
+    out = _node(server, "feedback")
+    (liked,) = _events(out, "feedback")
+    (interaction_id,) = _sent_ids(out)
+    (session,) = _events(out, "session")
+    name = liked["feedback"]["name"]
+    assert name.startswith(
+        f"workspaces/test-ws/sessions/{session['sessionId']}/interactions/{interaction_id}/groups/"
+    )
+    assert liked["feedback"]["isLike"] is True
+    assert _events(out, "undone") == [{"event": "undone", "name": name}]
+
+    async def stored() -> object:
+        async with server.store() as store:
+            return await store.feedback.get("test-ws", name.rsplit("/", 1)[-1])
+
+    assert asyncio.run(stored()) is None  # undone
+
+
+def test_a_wrong_secret_is_refused(server: AnimaServer) -> None:
+    out = _node(server, "error", ANIMA_SECRET=server.secret + "x")
+    error = _events(out, "error")[0]
+    assert error["code"] == 16  # UNAUTHENTICATED
+    assert "signature does not match" in error["message"]
+    assert _events(out, "packet") == []
+
+
+def test_an_unknown_character_is_not_found(server: AnimaServer) -> None:
+    out = _node(server, "error", ANIMA_SCENE="workspaces/test-ws/characters/nobody")
+    error = _events(out, "error")[0]
+    assert error["code"] == 5  # NOT_FOUND
+    assert "nobody" in error["message"]
+    assert error["details"][0]["errorType"] == "RESOURCE_NOT_FOUND"
+
+
+def test_tls_with_a_certificate_and_key(
+    node_sdks: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    directory = tmp_path_factory.mktemp("anima-tls")
+    anima = AnimaServer.create(directory, tls=self_signed(directory))
+    anima.start()
+    try:
+        out = _node(anima, "hello")
+    finally:
+        anima.stop()
+    (interaction_id,) = _sent_ids(out)
+    (alice,) = _events(out, "characters")[0]["characters"]
+    _assert_reply(_packets(out, interaction_id), alice["id"])
