@@ -43,7 +43,7 @@ def _pct(values: list[float], q: float) -> float:
 async def _run(settings: Settings, label: str) -> dict[str, Any]:
     app = create_app(settings)
     results: dict[str, Any] = {}
-    async with LifespanManager(app):
+    async with LifespanManager(app, startup_timeout=120):
         state = app.state.anima
         state.engine.turns.llm = ScriptedLLM(["Hello there, friend. The ferry leaves at noon."])
         pair = new_key_pair()

@@ -117,7 +117,7 @@ async def store(db_settings: Settings) -> AsyncIterator[Store]:
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=120):
         yield application
 
 

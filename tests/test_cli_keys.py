@@ -33,7 +33,7 @@ async def test_keys_create_list_revoke_and_use(tmp_path: Path) -> None:
     assert info["secret"] not in anima("keys", "list", data_dir=data).stdout
 
     app = create_app(Settings(data_dir=data))
-    async with LifespanManager(app):
+    async with LifespanManager(app, startup_timeout=120):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             headers = {"Authorization": info["authorization"]}

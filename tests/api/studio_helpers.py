@@ -74,7 +74,7 @@ def bad_request(r: httpx.Response, field: str | None = None) -> str:
 @asynccontextmanager
 async def open_studio(settings: Settings) -> AsyncIterator[Studio]:
     app = create_app(settings)
-    async with LifespanManager(app):
+    async with LifespanManager(app, startup_timeout=120):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://anima.test") as c:
             yield Studio(app, c, {"Authorization": await make_key(app, "ws1")})

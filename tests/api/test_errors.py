@@ -61,7 +61,7 @@ async def probe_app(settings: Settings) -> AsyncIterator[FastAPI]:
     async def missing() -> None:
         raise NotFound("the thing is not here")
 
-    async with LifespanManager(app):
+    async with LifespanManager(app, startup_timeout=120):
         yield app
 
 

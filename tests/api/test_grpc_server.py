@@ -146,7 +146,7 @@ async def test_methods_the_sdk_never_calls_are_unimplemented(app: FastAPI) -> No
 async def test_the_face_serves_beside_http_in_the_app_lifespan(settings: Settings) -> None:
     port = _free_port()
     application = create_app(settings.model_copy(update={"grpc_port": port}), serve_grpc=True)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=120):
         key, secret = await key_pair(application)
         async with aio.insecure_channel(f"127.0.0.1:{port}") as channel:
             token = await we_grpc.WorldEngineStub(channel).GenerateToken(
@@ -166,7 +166,10 @@ async def test_the_face_serves_beside_http_in_the_app_lifespan(settings: Setting
 
 async def test_grpc_port_zero_turns_the_face_off(settings: Settings) -> None:
     application = create_app(settings.model_copy(update={"grpc_port": 0}), serve_grpc=True)
-    async with LifespanManager(application), serving(application.state.anima) as port:
+    async with (
+        LifespanManager(application, startup_timeout=120),
+        serving(application.state.anima) as port,
+    ):
         assert port is None
 
 
@@ -184,7 +187,10 @@ async def test_tls_when_given_a_certificate_and_key(settings: Settings, tmp_path
     cert, key_file = self_signed(tmp_path)
     tls = settings.model_copy(update={"tls_cert_file": cert, "tls_key_file": key_file})
     application = create_app(tls)
-    async with LifespanManager(application), serving(application.state.anima, port=0) as port:
+    async with (
+        LifespanManager(application, startup_timeout=120),
+        serving(application.state.anima, port=0) as port,
+    ):
         key, secret = await key_pair(application)
         request = we.GenerateTokenRequest(key=key, resources=["workspaces/test-ws"])
         credentials = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
@@ -207,7 +213,7 @@ async def test_unreadable_tls_files_fail_at_start_up(settings: Settings, tmp_pat
         update={"tls_cert_file": tmp_path / "no.pem", "tls_key_file": tmp_path / "no.key"}
     )
     application = create_app(missing)
-    async with LifespanManager(application):
+    async with LifespanManager(application, startup_timeout=120):
         with pytest.raises(FailedPrecondition, match="TLS"):
             async with serving(application.state.anima, port=0):
                 pass

@@ -216,12 +216,12 @@ async def test_bad_resources_are_400(
 
 async def test_token_signing_key_survives_a_restart(settings: Settings) -> None:
     first = create_app(settings)
-    async with LifespanManager(first):
+    async with LifespanManager(first, startup_timeout=120):
         key, _ = await _pair(first)
         api_key = (await first.state.anima.store.keys.list())[0]
         issued = await token_service(first.state.anima).issue(api_key, [])
     second = create_app(settings)
-    async with LifespanManager(second):
+    async with LifespanManager(second, startup_timeout=120):
         claims = await token_service(second.state.anima).verify(issued.token)
         assert claims.api_key == key
 
@@ -238,7 +238,7 @@ async def guarded(settings: Settings) -> AsyncIterator[FastAPI]:
     async def state(claims: SessionToken) -> dict[str, str]:
         return {"workspace": claims.workspace}
 
-    async with LifespanManager(app):
+    async with LifespanManager(app, startup_timeout=120):
         yield app
 
 
