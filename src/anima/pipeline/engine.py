@@ -17,6 +17,7 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from anima.domain import emotion, relationship
 from anima.domain.events import (
@@ -163,7 +164,6 @@ class Engine:
         scene = await self.store.scenes.get_deployed(workspace, resource_id)
         if scene is None:
             await self._raise_missing(workspace, "scenes", resource_id)
-            raise AssertionError("unreachable")
         characters = [
             await self.session_character(workspace, _short_id(ref))
             for ref in scene.scene.character_refs()
@@ -183,13 +183,9 @@ class Engine:
 
     async def session_character(self, workspace: str, character_id: str) -> SessionCharacter:
         """The deployed character under a new per-session agent id."""
-        return await self._session_character(workspace, character_id)
-
-    async def _session_character(self, workspace: str, character_id: str) -> SessionCharacter:
         deployed = await self.store.characters.get_deployed(workspace, character_id)
         if deployed is None:
             await self._raise_missing(workspace, "characters", character_id)
-            raise AssertionError("unreachable")
         c = deployed.character
         return SessionCharacter(
             agent_id=str(uuid.uuid4()),
@@ -200,7 +196,7 @@ class Engine:
             avatar_img_original=c.assets.avatar_img_original,
         )
 
-    async def _raise_missing(self, workspace: str, collection: str, resource_id: str) -> None:
+    async def _raise_missing(self, workspace: str, collection: str, resource_id: str) -> NoReturn:
         repo = self.store.characters if collection == "characters" else self.store.scenes
         if await repo.exists(workspace, resource_id):
             raise FailedPrecondition(
