@@ -431,3 +431,33 @@ async def test_turns_are_serialised_across_workers(db_settings: Settings) -> Non
         assert [i.seq for i in history] == list(range(8))
         seen = sorted(str(p).count("One. Two. Three.") for g in (one, two) for p in g.llm.prompts)
         assert seen == list(range(8)), "every turn saw all the earlier ones"
+
+
+async def test_interactions_are_readable_later(game: Game) -> None:
+    game.use_llm(ScriptedLLM(["Aye. *nods*"]))
+    tony = await game.character("Tony", description={"narrativeActionsEnabled": True})
+    session = await game.open(tony)
+    sid, agent = session["name"], session["sessionCharacters"][0]["character"]
+    await game.send_text(sid, agent, "hello")
+    await game.send_trigger(
+        sid, agent, "workspaces/ws1/triggers/bell", [{"name": "times", "value": "3"}]
+    )
+    now = [game.engine.clock() + game.engine.settings.session_ttl_seconds + 10]
+    game.engine.clock = lambda: now[0]  # expired: still readable
+    listed = await game.ok("GET", f"{V1}/sessions/{sid}/interactions")
+    first, second = listed["interactions"]
+    assert first["input"] == {"text": "hello", "narratedAction": False}
+    assert first["textList"] == ["Aye.", "nods"]
+    assert first["narrated"] == [False, True]
+    assert first["agent"] == agent
+    assert first["createTime"].endswith("Z")
+    assert second["input"] == {
+        "trigger": "workspaces/ws1/triggers/bell",
+        "parameters": [{"name": "times", "value": "3"}],
+    }
+    one = await game.ok("GET", f"{V1}/sessions/{sid}/interactions", params={"pageSize": 1})
+    assert [i["name"] for i in one["interactions"]] == [second["name"]]
+    _error(await game.call("GET", f"{V1}/sessions/ws1:nope/interactions"), 404, "NOT_FOUND")
+    other = {"Authorization": await make_key(game.app, "ws2")}
+    r = await game.client.get(f"/v1/workspaces/ws2/sessions/{sid}/interactions", headers=other)
+    _error(r, 404, "NOT_FOUND")

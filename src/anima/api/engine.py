@@ -21,6 +21,7 @@ from anima.wire.engine import (
     interaction_json,
     mind_json,
     session_json,
+    stored_interaction_json,
 )
 
 router = APIRouter(tags=["engine"])
@@ -213,3 +214,18 @@ async def inspect_character(
     ws: str, session: str, agent: str, _key: RuntimeKey, engine: EngineDep
 ) -> dict[str, Any]:
     return mind_json(await engine.inspect(ws, session, agent))
+
+
+@router.get(
+    "/v1/workspaces/{ws}/sessions/{session}/interactions",
+    summary="A session's interactions, oldest first (readable after the session expired)",
+)
+async def list_interactions(
+    ws: str,
+    session: str,
+    _key: RuntimeKey,
+    engine: EngineDep,
+    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=1000)] = 50,
+) -> dict[str, Any]:
+    interactions = await engine.history(ws, session, page_size)
+    return {"interactions": [stored_interaction_json(ws, i) for i in interactions]}

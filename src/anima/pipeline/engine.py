@@ -222,6 +222,13 @@ class Engine:
             )
         return session
 
+    async def history(self, workspace: str, session_id: str, limit: int) -> list[Interaction]:
+        """The session's last ``limit`` interactions, oldest first (also once it expired)."""
+        session = await self.store.sessions.get(session_id)
+        if session is None or session.workspace != workspace:
+            raise NotFound(f"session '{session_id}' not found")
+        return await self.store.sessions.history(session_id, limit=limit)
+
     async def inspect(self, workspace: str, session_id: str, agent_id: str) -> CharacterMind:
         """The current mood, emotion, relationship and goal state of a session character."""
         session = await self.get_session(workspace, session_id)

@@ -3,6 +3,7 @@ Session and Interaction resources exactly as the documented clients read them.""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
@@ -142,6 +143,32 @@ def interaction_json(workspace: str, interaction: Interaction) -> dict[str, Any]
             for name, params in interaction.triggers_out
         ],
     }
+
+
+def stored_interaction_json(workspace: str, interaction: Interaction) -> dict[str, Any]:
+    """An Interaction with what came in and when: the session's history."""
+    data = interaction_json(workspace, interaction)
+    data["agent"] = interaction.agent_id
+    data["createTime"] = rfc3339(interaction.created_at)
+    data["input"] = (
+        {
+            "trigger": trigger_resource(workspace, interaction.trigger),
+            "parameters": [{"name": k, "value": v} for k, v in interaction.parameters],
+        }
+        if interaction.input_kind == "trigger"
+        else {"text": interaction.input_text, "narratedAction": interaction.input_kind == "action"}
+    )
+    data["narrated"] = list(interaction.narrated)
+    data["cancelled"] = interaction.cancelled
+    return data
+
+
+def rfc3339(epoch: float) -> str:
+    return (
+        datetime.fromtimestamp(epoch, tz=UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
 
 
 def mind_json(mind: CharacterMind) -> dict[str, Any]:
