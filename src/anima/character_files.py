@@ -89,9 +89,8 @@ async def import_characters(args: argparse.Namespace, settings: Settings) -> int
     if not is_valid_workspace_name(args.workspace):
         raise InvalidArgument("workspace names use letters, digits, '-' and '_'")
     bodies = _read(args.file)
-    store = await Store.open(settings)
-    failed = 0
-    try:
+    async with Store.opened(settings) as store:
+        failed = 0
         await store.keys.ensure_workspace(args.workspace)
         deployer = Deployer(store)
         for i, body in enumerate(bodies):
@@ -108,8 +107,6 @@ async def import_characters(args: argparse.Namespace, settings: Settings) -> int
                 else:
                     line += f" (deployed version {op.version})"
             print(line)
-    finally:
-        await store.close()
     return 1 if failed else 0
 
 
@@ -118,16 +115,13 @@ async def export_character(args: argparse.Namespace, settings: Settings) -> int:
     parts = args.name.split("/")
     if len(parts) == 4 and parts[0] == "workspaces":
         workspace, rid = parts[1], parts[3]
-    store = await Store.open(settings)
-    try:
+    async with Store.opened(settings) as store:
         character: Character | None
         if args.deployed:
             deployed = await store.characters.get_deployed(workspace, rid)
             character = None if deployed is None else deployed.character
         else:
             character = await store.characters.get(workspace, rid)
-    finally:
-        await store.close()
     if character is None:
         what = "deployed version of " if args.deployed else ""
         raise NotFound(f"no {what}workspaces/{workspace}/characters/{rid}")

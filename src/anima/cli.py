@@ -141,13 +141,10 @@ async def _keys_create(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    store = await Store.open(settings)
-    try:
+    async with Store.opened(settings) as store:
         await store.keys.ensure_workspace(args.workspace)
         pair = new_key_pair()
         await store.keys.add(args.workspace, Scope(args.scope), pair)
-    finally:
-        await store.close()
     if args.json:
         print(
             json.dumps(
@@ -171,11 +168,8 @@ async def _keys_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _keys_list(args: argparse.Namespace, settings: Settings) -> int:
-    store = await Store.open(settings)
-    try:
+    async with Store.opened(settings) as store:
         keys = await store.keys.list(args.workspace)
-    finally:
-        await store.close()
     rows = [
         {
             "key": k.key,
@@ -199,11 +193,8 @@ async def _keys_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    store = await Store.open(settings)
-    try:
+    async with Store.opened(settings) as store:
         done = await store.keys.revoke(args.key)
-    finally:
-        await store.close()
     if not done:
         print(f"anima: no active key '{args.key}' (see `anima keys list`)", file=sys.stderr)
         return 1
@@ -236,11 +227,8 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
-    store = await Store.open(settings)
-    try:
+    async with Store.opened(settings) as store:
         print(f"database at revision {await store.revision()}")
-    finally:
-        await store.close()
     return 0
 
 
@@ -253,11 +241,8 @@ def _serve(_args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_level, settings.log_format)
 
     async def prepare() -> FirstRun | None:
-        store = await Store.open(settings)
-        try:
+        async with Store.opened(settings) as store:
             return await first_run(store)
-        finally:
-            await store.close()
 
     fresh = asyncio.run(prepare())
     if fresh is not None:

@@ -108,6 +108,16 @@ class Store:
                 raise
         return store
 
+    @classmethod
+    @asynccontextmanager
+    async def opened(cls, settings: Settings) -> AsyncIterator[Store]:
+        """``async with Store.opened(settings) as store:``, closed afterwards (CLI commands)."""
+        store = await cls.open(settings)
+        try:
+            yield store
+        finally:
+            await store.close()
+
     async def close(self) -> None:
         await self.engine.dispose()
 
