@@ -19,6 +19,7 @@ from anima.api.deps import AppState
 from anima.api.middleware import HttpMetrics, RequestContextMiddleware
 from anima.backends.embed_registry import create_embedder
 from anima.backends.registry import create_llm
+from anima.logs import configure_logging
 from anima.pipeline.appraiser import Appraiser
 from anima.pipeline.engine import Engine
 from anima.pipeline.runner import TurnRunner
@@ -91,5 +92,9 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
 
 
 def create_app_from_env() -> FastAPI:
-    """Factory for ``uvicorn --factory`` and multi-worker serving: settings from ANIMA_*."""
-    return create_app(Settings(), serve_grpc=True)
+    """Factory for ``uvicorn --factory`` and multi-worker serving: settings from ANIMA_*.
+
+    Each worker process configures its own logging (the parent's does not carry over)."""
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings, serve_grpc=True)
