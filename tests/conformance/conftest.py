@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +77,42 @@ def run_harness(
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     assert done.returncode == 0, f"{script} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
     return [json.loads(line) for line in lines]
+
+
+def run_harness_across(
+    script: str, scenario: str, env: Mapping[str, str], between: Callable[[], None]
+) -> list[dict[str, Any]]:
+    """Run a harness scenario that prints ``{"event": "waiting"}`` and waits for a line on
+    stdin; call ``between()`` there (restart the server), then let it finish. Returns every
+    JSON line; asserts the scenario ended with ``{"event": "done"}``."""
+    node = shutil.which("node")
+    assert node is not None
+    harness = subprocess.Popen(
+        [node, str(HARNESS / script), scenario],
+        cwd=HERE,
+        env={**os.environ, **env},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert harness.stdin is not None
+    assert harness.stdout is not None
+    out: list[dict[str, Any]] = []
+    try:
+        for line in harness.stdout:
+            if line.startswith("{"):
+                out.append(json.loads(line))
+                if out[-1]["event"] in ("waiting", "fatal"):
+                    break
+        assert out[-1]["event"] == "waiting", out
+        between()
+        harness.stdin.write("go\n")
+        harness.stdin.flush()
+        rest, errors = harness.communicate(timeout=240)
+    finally:
+        if harness.poll() is None:
+            harness.kill()
+    out += [json.loads(line) for line in rest.splitlines() if line.startswith("{")]
+    assert out[-1] == {"event": "done"}, (out[-3:], errors)
+    return out

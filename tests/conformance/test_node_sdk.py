@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +19,7 @@ import pytest
 from anima.domain.session import Interaction
 from tests.api.grpc_helpers import self_signed
 from tests.conformance.anima_server import SCENE, AnimaServer
-from tests.conformance.conftest import HARNESS, HERE, run_harness
+from tests.conformance.conftest import run_harness, run_harness_across
 
 pytestmark = pytest.mark.slow
 
@@ -199,37 +195,9 @@ def test_interruption_with_cancel_responses(server: AnimaServer) -> None:
 
 
 def test_reconnect_after_the_server_aborts_the_stream(server: AnimaServer) -> None:
-    node = shutil.which("node")
-    assert node is not None
     env = server.node_env(ANIMA_TIMEOUT_MS=TIMEOUT_MS, ANIMA_TEXT2="Still there?")
-    harness = subprocess.Popen(
-        [node, str(HARNESS / "node_client.js"), "reconnect"],
-        cwd=HERE,
-        env={**os.environ, **env},
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert harness.stdin is not None
-    assert harness.stdout is not None
-    out: list[dict[str, Any]] = []
-    try:
-        for line in harness.stdout:
-            if line.startswith("{"):
-                out.append(json.loads(line))
-                if out[-1]["event"] in ("waiting", "fatal"):
-                    break
-        assert out[-1]["event"] == "waiting", out
-        server.restart()  # SIGTERM: the open stream ends with UNAVAILABLE, never OK
-        harness.stdin.write("go\n")
-        harness.stdin.flush()
-        rest, errors = harness.communicate(timeout=240)
-    finally:
-        if harness.poll() is None:
-            harness.kill()
-    out += [json.loads(line) for line in rest.splitlines() if line.startswith("{")]
-    assert out[-1] == {"event": "done"}, (out[-3:], errors)
+    # SIGTERM: the open stream ends with UNAVAILABLE, never OK
+    out = run_harness_across("node_client.js", "reconnect", env, server.restart)
 
     waiting = next(i for i, o in enumerate(out) if o["event"] == "waiting")
     after = out[waiting:]

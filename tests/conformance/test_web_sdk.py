@@ -10,9 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,7 +22,7 @@ import pytest
 from anima.domain.feedback import Feedback
 from anima.domain.session import Interaction
 from tests.conformance.anima_server import SCENE, WORKSPACE, AnimaServer
-from tests.conformance.conftest import HARNESS, HERE, run_harness
+from tests.conformance.conftest import run_harness, run_harness_across
 
 pytestmark = pytest.mark.slow
 
@@ -244,37 +241,9 @@ def test_interrupt_a_reply(server: AnimaServer) -> None:
 
 
 def test_reconnect_after_the_server_drops_the_socket(server: AnimaServer) -> None:
-    node = shutil.which("node")
-    assert node is not None
     env = _env(server, ANIMA_TEXT2="Still there?")
-    harness = subprocess.Popen(
-        [node, str(HARNESS / "web_client.mjs"), "reconnect"],
-        cwd=HERE,
-        env={**os.environ, **env},
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert harness.stdin is not None
-    assert harness.stdout is not None
-    out: list[dict[str, Any]] = []
-    try:
-        for line in harness.stdout:
-            if line.startswith("{"):
-                out.append(json.loads(line))
-                if out[-1]["event"] in ("waiting", "fatal"):
-                    break
-        assert out[-1]["event"] == "waiting", out
-        server.restart()  # the server goes away: the socket is closed under the client
-        harness.stdin.write("go\n")
-        harness.stdin.flush()
-        rest, errors = harness.communicate(timeout=240)
-    finally:
-        if harness.poll() is None:
-            harness.kill()
-    out += [json.loads(line) for line in rest.splitlines() if line.startswith("{")]
-    assert out[-1] == {"event": "done"}, (out[-3:], errors)
+    # the server goes away: the socket is closed under the client
+    out = run_harness_across("web_client.mjs", "reconnect", env, server.restart)
 
     waiting = next(i for i, o in enumerate(out) if o["event"] == "waiting")
     assert any(o["event"] == "disconnect" for o in out[waiting:])
