@@ -37,11 +37,14 @@ from anima.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from anima.pipeline.runner import TurnInput, TurnJob, TurnRunner, emotion_profile
 from anima.settings import Settings
 from anima.store import Store
+from anima.store.characters import DeployedCharacter
 
 log = logging.getLogger("anima.engine")
 
 Clock = Callable[[], float]
 _LEASE_POLL = 0.02
+_VERSION_CACHE = 256  # deployed character versions kept parsed in memory
+HISTORY_INTERACTIONS = 32  # more than the prompt's history budget holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +127,7 @@ class Engine:
         self.clock = clock
         self.worker_id = uuid.uuid4().hex
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._versions: dict[tuple[str, str, int], DeployedCharacter] = {}
 
     # -- sessions ------------------------------------------------------------------
 
@@ -175,8 +179,8 @@ class Engine:
     ) -> Session:
         """Apply ``change`` to the session's characters or scene under its turn lease (so it
         never interleaves with a turn's commit) and store it."""
-        async with self._serialised(workspace, session_id):
-            session = await self.get_session(workspace, session_id)
+        async with self._serialised(workspace, session_id) as lease:
+            session = lease.session
             change(session)
             await self.store.sessions.save_state(session, touch=self.clock())
             return session
@@ -209,7 +213,10 @@ class Engine:
         )
 
     async def get_session(self, workspace: str, session_id: str) -> Session:
-        session = await self.store.sessions.get(session_id)
+        return self._live(workspace, session_id, await self.store.sessions.get(session_id))
+
+    def _live(self, workspace: str, session_id: str, session: Session | None) -> Session:
+        """``session`` if it exists in ``workspace`` and has not expired, else NotFound."""
         if (
             session is None
             or session.workspace != workspace
@@ -350,18 +357,10 @@ class Engine:
         Interaction.
         """
         async with self._serialised(workspace, session_id) as lease:
-            session = await self.get_session(workspace, session_id)
+            session = lease.session
             agent = session.character(agent_id)
-            # Deleting a character deletes its deployed versions: this is also the check
-            # that the character still exists.
-            deployed = await self.store.characters.get_deployed_version(
-                workspace, agent.character_id, agent.version
-            )
-            if deployed is None:
-                raise NotFound(
-                    f"character '{agent.resource(workspace)}' of this session was deleted"
-                )
-            history = await self.store.sessions.history(session_id, limit=50)
+            deployed = await self._deployed(workspace, agent)
+            history = await self.store.sessions.history(session_id, limit=HISTORY_INTERACTIONS)
             interaction_id = str(uuid.uuid4())
             collected = _Collected()
             end: InteractionEnd | None = None
@@ -444,6 +443,24 @@ class Engine:
         )
         return await self.store.sessions.commit_turn(session, interaction, self.worker_id, now)
 
+    async def _deployed(self, workspace: str, agent: SessionCharacter) -> DeployedCharacter:
+        """The character version the agent talks to. Versions never change, so each is read
+        once per process; deleting the character deletes its versions, checked every turn."""
+        key = (workspace, agent.character_id, agent.version)
+        deployed = self._versions.get(key)
+        if deployed is not None:
+            if await self.store.characters.deployed_version_exists(*key):
+                return deployed
+            self._versions.pop(key, None)
+        else:
+            deployed = await self.store.characters.get_deployed_version(*key)
+            if deployed is not None:
+                self._versions[key] = deployed
+                while len(self._versions) > _VERSION_CACHE:
+                    self._versions.pop(next(iter(self._versions)))
+                return deployed
+        raise NotFound(f"character '{agent.resource(workspace)}' of this session was deleted")
+
     async def _scene_of(self, session: Session) -> tuple[str, str]:
         if session.kind is not SessionKind.SCENE or session.scene_version is None:
             return "", ""
@@ -457,7 +474,8 @@ class Engine:
 
     @contextlib.asynccontextmanager
     async def _serialised(self, workspace: str, session_id: str) -> AsyncIterator[_Lease]:
-        """Hold the session's turn lease (and, within this process, its lock)."""
+        """Hold the session's turn lease (and, within this process, its lock); the lease
+        comes with the session as it is now (NotFound when it is gone or expired)."""
         lock = self._locks.get(session_id)
         if lock is None:
             lock = asyncio.Lock()
@@ -465,9 +483,11 @@ class Engine:
         async with lock:
             lease = self.settings.llm_timeout_seconds * 2 + 30
             deadline = time.monotonic() + lease
-            while not await self.store.sessions.acquire(
-                session_id, self.worker_id, now=time.time(), until=time.time() + lease
-            ):
+            while (
+                taken := await self.store.sessions.acquire(
+                    session_id, self.worker_id, now=time.time(), until=time.time() + lease
+                )
+            ) is None:
                 await self.get_session(workspace, session_id)  # gone or expired: NotFound
                 if time.monotonic() > deadline:
                     raise Aborted(
@@ -475,8 +495,9 @@ class Engine:
                         retryable=True,
                     )
                 await asyncio.sleep(_LEASE_POLL)
-            held = _Lease()
+            held = _Lease(taken)
             try:
+                held.session = self._live(workspace, session_id, taken)
                 yield held
             finally:
                 if held.held:
@@ -485,6 +506,7 @@ class Engine:
 
 @dataclass(slots=True)
 class _Lease:
+    session: Session
     held: bool = True
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from anima.store.db import Store
 
 
-def _to_domain(row: ApiKeyRow) -> ApiKey:
+def _to_domain(row: ApiKeyRow | Row[Any]) -> ApiKey:
     return ApiKey(row.key, row.workspace, Scope(row.scope), row.created_at, row.revoked_at)
 
 
@@ -60,11 +60,12 @@ class KeyRepo:
         return _to_domain(row)
 
     async def get_with_hash(self, key: str) -> tuple[ApiKey, bytes, bytes] | None:
+        t = ApiKeyRow.__table__
         async with self._store.session() as s:
-            row = await s.get(ApiKeyRow, key)
-            if row is None:
-                return None
-            return _to_domain(row), row.salt, row.secret_hash
+            row = (await s.execute(select(t).where(t.c.key == key))).first()
+        if row is None:
+            return None
+        return _to_domain(row), row.salt, row.secret_hash
 
     async def get_signing_secret(self, key: str) -> tuple[ApiKey, str | None] | None:
         """The key and its secret, unsealed, for HMAC signature checks only (store/sealing.py).

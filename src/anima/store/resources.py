@@ -382,6 +382,16 @@ class ResourceRepo(Generic[M, D]):
             row = await s.get(self._version, (workspace, resource_id, version))
         return None if row is None else self._wrap(row)
 
+    async def deployed_version_exists(self, workspace: str, resource_id: str, version: int) -> bool:
+        """Is this version still there (deleting a resource deletes its versions)? Cheaper than
+        reading it, for callers that keep immutable versions they already read."""
+        v = self._version
+        stmt = select(v.version).where(
+            v.workspace == workspace, v.id == resource_id, v.version == version
+        )
+        async with self._store.session() as s:
+            return (await s.execute(stmt)).first() is not None
+
     async def deployed_count(self, workspace: str, resource_id: str) -> int:
         v = self._version
         stmt = (

@@ -9,7 +9,20 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Float, ForeignKey, Integer, String, UniqueConstraint, delete, select, update
+from sqlalchemy import (
+    Float,
+    ForeignKey,
+    Integer,
+    Row,
+    String,
+    Table,
+    UniqueConstraint,
+    case,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from anima.domain.session import (
@@ -68,6 +81,10 @@ class RelationshipRow(Base):
     updated_at: Mapped[float] = mapped_column(Float)
 
 
+_SESSIONS: Table = SessionRow.__table__  # type: ignore[assignment]
+_INTERACTIONS: Table = InteractionRow.__table__  # type: ignore[assignment]
+
+
 def _session_to_row(s: Session) -> dict[str, Any]:
     return {
         "id": s.id,
@@ -84,7 +101,7 @@ def _session_to_row(s: Session) -> dict[str, Any]:
     }
 
 
-def _row_to_session(r: SessionRow) -> Session:
+def _row_to_session(r: SessionRow | Row[Any]) -> Session:
     return Session(
         id=r.id,
         workspace=r.workspace,
@@ -121,7 +138,7 @@ def _emotion_pair(value: Any) -> tuple[str, str]:
     return "NEUTRAL", "NORMAL"
 
 
-def _row_to_interaction(r: InteractionRow) -> Interaction:
+def _row_to_interaction(r: InteractionRow | Row[Any]) -> Interaction:
     d = r.data
     return Interaction(
         id=r.id,
@@ -158,21 +175,24 @@ class SessionRepo:
             row = await s.get(SessionRow, session_id)
             return None if row is None else _row_to_session(row)
 
-    async def acquire(self, session_id: str, owner: str, now: float, until: float) -> bool:
-        """Take the session's turn lease. False when another turn holds it."""
+    async def acquire(
+        self, session_id: str, owner: str, now: float, until: float
+    ) -> Session | None:
+        """Take the session's turn lease and read the session, in one round trip. None when
+        another turn holds the lease (or there is no such session)."""
+        t = _SESSIONS
         stmt = (
-            update(SessionRow)
+            update(t)
             .where(
-                SessionRow.id == session_id,
-                (SessionRow.lease_until.is_(None))
-                | (SessionRow.lease_until < now)
-                | (SessionRow.lease_owner == owner),
+                t.c.id == session_id,
+                (t.c.lease_until.is_(None)) | (t.c.lease_until < now) | (t.c.lease_owner == owner),
             )
             .values(lease_owner=owner, lease_until=until)
+            .returning(*t.c)
         )
         async with self._store.session() as s:
-            result = await s.execute(stmt)
-            return bool(getattr(result, "rowcount", 0))
+            row = (await s.execute(stmt)).first()
+        return None if row is None else _row_to_session(row)
 
     async def release(self, session_id: str, owner: str) -> None:
         stmt = (
@@ -218,42 +238,45 @@ class SessionRepo:
 
         The interaction's ``seq`` is assigned here (the next number for the session).
         """
+        t = _SESSIONS
+        held = t.c.lease_owner == owner
+        bump = (
+            update(t)
+            .where(t.c.id == session.id)
+            .values(
+                next_seq=t.c.next_seq + 1,
+                agent_state=session.agent_state,
+                # stream_state is not written here: the streaming faces change it while a
+                # turn runs (save_stream_state) and the turn's copy of it would be stale.
+                last_active_at=now,
+                lease_owner=case((held, None), else_=t.c.lease_owner),
+                lease_until=case((held, None), else_=t.c.lease_until),
+            )
+            .returning(t.c.next_seq)
+        )
         async with self._store.session() as s:
-            row = await s.get(SessionRow, session.id, with_for_update=True)
-            if row is None:
+            next_seq = (await s.execute(bump)).scalar()
+            if next_seq is None:
                 raise LookupError(session.id)
-            seq = row.next_seq
-            stored = dataclasses.replace(interaction, seq=seq)
-            s.add(
-                InteractionRow(
+            stored = dataclasses.replace(interaction, seq=int(next_seq) - 1)
+            await s.execute(
+                insert(_INTERACTIONS).values(
                     id=stored.id,
                     session_id=stored.session_id,
                     agent_id=stored.agent_id,
-                    seq=seq,
+                    seq=stored.seq,
                     created_at=stored.created_at,
                     data=_interaction_data(stored),
                 )
             )
-            row.next_seq = seq + 1
-            row.agent_state = session.agent_state
-            # stream_state is not written here: the streaming faces change it while a turn
-            # runs (save_stream_state) and the turn's copy of it would be stale.
-            row.last_active_at = now
-            if row.lease_owner == owner:
-                row.lease_owner = None
-                row.lease_until = None
             return stored
 
     async def history(self, session_id: str, limit: int = 50) -> list[Interaction]:
         """The last ``limit`` interactions, oldest first."""
-        stmt = (
-            select(InteractionRow)
-            .where(InteractionRow.session_id == session_id)
-            .order_by(InteractionRow.seq.desc())
-            .limit(limit)
-        )
+        t = _INTERACTIONS
+        stmt = select(t).where(t.c.session_id == session_id).order_by(t.c.seq.desc()).limit(limit)
         async with self._store.session() as s:
-            rows = (await s.scalars(stmt)).all()
+            rows = (await s.execute(stmt)).all()
         return [_row_to_interaction(r) for r in reversed(rows)]
 
     async def get_interaction(self, session_id: str, interaction_id: str) -> Interaction | None:
