@@ -461,3 +461,24 @@ async def test_interactions_are_readable_later(game: Game) -> None:
     other = {"Authorization": await make_key(game.app, "ws2")}
     r = await game.client.get(f"/v1/workspaces/ws2/sessions/{sid}/interactions", headers=other)
     _error(r, 404, "NOT_FOUND")
+
+
+async def test_backend_failure_mid_reply_stores_nothing(game: Game) -> None:
+    tony = await game.character("Tony")
+    session = await game.open(tony)
+    sid, agent = session["name"], session["sessionCharacters"][0]["character"]
+    game.use_llm(
+        ScriptedLLM(
+            [
+                Reply(
+                    "First sentence done. And then the model server",
+                    fail_after=6,
+                    error=BackendError("model server went away", retryable=True),
+                )
+            ]
+        )
+    )
+    _error(await game.send_text(sid, agent, "tell me a story"), 503, "UNAVAILABLE")
+    assert await game.store.sessions.history(sid) == []
+    game.use_llm(ScriptedLLM(["Here I am."]))
+    assert (await game.send_text(sid, agent, "again?")).status_code == 200

@@ -395,6 +395,7 @@ class Engine:
                 collected.add(end)
                 session.agent_state[agent.agent_id] = job.outcome.agent_state
                 stored = await self._commit(session, agent, interaction_id, turn_input, collected)
+                committed = True
                 lease.held = False  # committing the turn released it
                 if job.outcome.relationship is not None:
                     await self.store.relationships.put(
@@ -404,16 +405,18 @@ class Engine:
                         job.outcome.relationship,
                         self.clock(),
                     )
-                committed = True
                 if sink is not None:
                     sink.append(stored)
                 yield end
-            finally:
+            except (asyncio.CancelledError, GeneratorExit):
+                # Interrupted: keep what the player already heard, marked cancelled. (A turn
+                # that fails instead stores nothing: the session stays as it was.)
                 if not committed and collected.texts:
                     collected.cancelled = True
                     await asyncio.shield(
                         self._commit(session, agent, interaction_id, turn_input, collected)
                     )
+                raise
 
     async def _commit(
         self,
