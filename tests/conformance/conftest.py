@@ -9,16 +9,20 @@ the npm registry cannot be reached, the tests are skipped with the reason, excep
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from anima.domain.session import Interaction
+from tests.conformance.anima_server import AnimaServer
 
 HERE = Path(__file__).resolve().parent
 HARNESS = HERE / "harness"
@@ -116,3 +120,43 @@ def run_harness_across(
     out += [json.loads(line) for line in rest.splitlines() if line.startswith("{")]
     assert out[-1] == {"event": "done"}, (out[-3:], errors)
     return out
+
+
+# -- what every SDK conformance module shares ---------------------------------------------
+
+TIMEOUT_MS = "180000"  # a guard against hangs, not a speed assert: the model shares 2 cores
+
+
+@pytest.fixture(scope="module")
+def server(node_sdks: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnimaServer]:
+    """A real ``anima serve`` (embedded model) for one test module."""
+    anima = AnimaServer.create(tmp_path_factory.mktemp("anima"))
+    anima.start()
+    try:
+        yield anima
+    finally:
+        anima.stop()
+
+
+def events(out: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """The harness lines of one kind (``{"event": name, ...}``)."""
+    return [o for o in out if o["event"] == name]
+
+
+def packets(out: list[dict[str, Any]], interaction_id: str) -> list[dict[str, Any]]:
+    """The packets the SDK handed the app for one interaction, in order."""
+    return [
+        o["packet"]
+        for o in events(out, "packet")
+        if o["packet"]["packetId"].get("interactionId") == interaction_id
+    ]
+
+
+def history(server: AnimaServer, session_id: str) -> list[Interaction]:
+    """What the server stored for a session."""
+
+    async def read() -> list[Interaction]:
+        async with server.store() as store:
+            return await store.sessions.history(session_id)
+
+    return asyncio.run(read())

@@ -9,31 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from anima.domain.session import Interaction
 from tests.api.grpc_helpers import self_signed
 from tests.conformance.anima_server import SCENE, AnimaServer
-from tests.conformance.conftest import run_harness, run_harness_across
+from tests.conformance.conftest import (
+    TIMEOUT_MS,
+    events,
+    history,
+    packets,
+    run_harness,
+    run_harness_across,
+)
 
 pytestmark = pytest.mark.slow
-
-TIMEOUT_MS = "180000"  # a guard against hangs, not a speed assert: the model shares 2 cores
-
-
-@pytest.fixture(scope="module")
-def server(node_sdks: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnimaServer]:
-    anima = AnimaServer.create(tmp_path_factory.mktemp("anima"))
-    anima.start()
-    try:
-        yield anima
-    finally:
-        anima.stop()
 
 
 def _node(server: AnimaServer, scenario: str, **env: str) -> list[dict[str, Any]]:
@@ -47,28 +40,8 @@ def _node(server: AnimaServer, scenario: str, **env: str) -> list[dict[str, Any]
     return out
 
 
-def _events(out: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
-    return [o for o in out if o["event"] == name]
-
-
-def _packets(out: list[dict[str, Any]], interaction_id: str) -> list[dict[str, Any]]:
-    return [
-        o["packet"]
-        for o in _events(out, "packet")
-        if o["packet"]["packetId"].get("interactionId") == interaction_id
-    ]
-
-
 def _sent_ids(out: list[dict[str, Any]]) -> list[str]:
-    return [o["packet"]["packetId"]["interactionId"] for o in _events(out, "sent")]
-
-
-def _history(server: AnimaServer, session_id: str) -> list[Interaction]:
-    async def read() -> list[Interaction]:
-        async with server.store() as store:
-            return await store.sessions.history(session_id)
-
-    return asyncio.run(read())
+    return [o["packet"]["packetId"]["interactionId"] for o in events(out, "sent")]
 
 
 def _assert_reply(packets: list[dict[str, Any]], agent_id: str) -> None:
@@ -86,7 +59,7 @@ def _assert_reply(packets: list[dict[str, Any]], agent_id: str) -> None:
 
 
 def test_generate_token_with_key_and_secret(server: AnimaServer) -> None:
-    (token,) = _events(_node(server, "token"), "token")
+    (token,) = events(_node(server, "token"), "token")
     assert token["type"] == "Bearer"
     assert token["sessionId"].startswith("test-ws:")
     expires = datetime.fromisoformat(token["expirationTime"].replace("Z", "+00:00"))
@@ -95,25 +68,25 @@ def test_generate_token_with_key_and_secret(server: AnimaServer) -> None:
 
 def test_open_and_converse_with_emotions(server: AnimaServer) -> None:
     out = _node(server, "hello", ANIMA_TEXT="Hello! How are you today?")
-    (characters,) = _events(out, "characters")
+    (characters,) = events(out, "characters")
     (alice,) = characters["characters"]
     assert alice["resourceName"] == SCENE
     assert alice["displayName"] == "Alice"
-    scene = _events(out, "packet")[0]["packet"]
+    scene = events(out, "packet")[0]["packet"]
     assert scene["type"] == "SCENE_MUTATION_RESPONSE"  # node forwards CURRENT_SCENE_STATUS too
 
     (interaction_id,) = _sent_ids(out)
-    reply = _packets(out, interaction_id)
+    reply = packets(out, interaction_id)
     _assert_reply(reply, alice["id"])
     emotions = [p for p in reply if p["type"] == "EMOTION"]
     assert emotions  # capability emotions: one per utterance, with the utterance's ids
     texts = {p["packetId"]["utteranceId"] for p in reply if p["type"] == "TEXT"}
     assert {p["packetId"]["utteranceId"] for p in emotions} == texts
-    correlation = _events(out, "sent")[0]["packet"]["packetId"]["correlationId"]
+    correlation = events(out, "sent")[0]["packet"]["packetId"]["correlationId"]
     assert {p["packetId"]["correlationId"] for p in reply} == {correlation}
 
-    (session,) = _events(out, "session")
-    (stored,) = _history(server, session["sessionId"])
+    (session,) = events(out, "session")
+    (stored,) = history(server, session["sessionId"])
     assert stored.input_text == "Hello! How are you today?"
     texts_said = [p["text"]["text"] for p in reply if p["type"] == "TEXT"]
     assert list(stored.texts) == texts_said
@@ -121,51 +94,51 @@ def test_open_and_converse_with_emotions(server: AnimaServer) -> None:
 
 def test_triggers_and_narrated_actions(server: AnimaServer) -> None:
     out = _node(server, "converse", ANIMA_TRIGGER="greet")
-    (alice,) = _events(out, "characters")[0]["characters"]
+    (alice,) = events(out, "characters")[0]["characters"]
     said, triggered, acted = _sent_ids(out)
-    sent = [o["packet"] for o in _events(out, "sent")]
+    sent = [o["packet"] for o in events(out, "sent")]
     assert [p["type"] for p in sent] == ["TEXT", "TRIGGER", "NARRATED_ACTION"]
 
-    _assert_reply(_packets(out, said), alice["id"])
+    _assert_reply(packets(out, said), alice["id"])
     # The greet goal: a verbatim line with the player's name, then the goal's trigger.
-    reply = _packets(out, triggered)
+    reply = packets(out, triggered)
     _assert_reply(reply, alice["id"])
     assert [p["text"]["text"] for p in reply if p["type"] == "TEXT"] == [
         "Welcome to the lighthouse, Bob!"
     ]
     sent_back = [p["trigger"]["name"] for p in reply if p["type"] == "TRIGGER"]
     assert "greeted" in sent_back
-    _assert_reply(_packets(out, acted), alice["id"])
+    _assert_reply(packets(out, acted), alice["id"])
 
-    (session,) = _events(out, "session")
-    history = _history(server, session["sessionId"])
-    assert [(i.input_kind, i.trigger, i.input_text) for i in history] == [
+    (session,) = events(out, "session")
+    stored = history(server, session["sessionId"])
+    assert [(i.input_kind, i.trigger, i.input_text) for i in stored] == [
         ("text", "", "Hello"),
         ("trigger", "greet", ""),
         ("action", "", "waves and smiles"),
     ]
-    assert history[1].parameters == (("k", "v"),)
+    assert stored[1].parameters == (("k", "v"),)
 
 
 def test_get_session_state_and_continue_from_it(server: AnimaServer) -> None:
     out = _node(
         server, "state", ANIMA_TEXT="My name is Bob and I love sailing.", ANIMA_TEXT2="Hi again!"
     )
-    (state,) = _events(out, "state")
+    (state,) = events(out, "state")
     first, second = _sent_ids(out)
     assert state["version"] == {"interactionId": first}  # the client's id of the last turn
     assert base64.b64decode(state["state"])
     created = datetime.fromisoformat(state["creationTime"].replace("Z", "+00:00"))
     assert abs(created - datetime.now(UTC)) < timedelta(minutes=5)
 
-    sessions = [s["sessionId"] for s in _events(out, "session")]
+    sessions = [s["sessionId"] for s in events(out, "session")]
     assert len(sessions) == 2
     assert sessions[0] != sessions[1]  # a new client, a new session, the old state
-    earlier, now = _history(server, sessions[1])
+    earlier, now = history(server, sessions[1])
     assert earlier.input_text == "My name is Bob and I love sailing."
-    assert earlier.texts == _history(server, sessions[0])[0].texts
+    assert earlier.texts == history(server, sessions[0])[0].texts
     assert now.input_text == "Hi again!"
-    assert [p["type"] for p in _packets(out, second)][-1] == "CONTROL"
+    assert [p["type"] for p in packets(out, second)][-1] == "CONTROL"
 
 
 def test_interruption_with_cancel_responses(server: AnimaServer) -> None:
@@ -176,22 +149,22 @@ def test_interruption_with_cancel_responses(server: AnimaServer) -> None:
         ANIMA_TEXT2="Sorry to interrupt. Are you well?",
     )
     interrupted, after = _sent_ids(out)
-    (cancelled,) = _events(out, "cancelled")
+    (cancelled,) = events(out, "cancelled")
     assert cancelled["interactionId"] == interrupted
     assert cancelled["packet"]["type"] == "CANCEL_RESPONSE"
 
-    cut = _packets(out, interrupted)
+    cut = packets(out, interrupted)
     assert cut[-1]["isInteractionEnd"]  # INTERACTION_END also for a cancelled interaction
     assert [p["type"] for p in cut].count("CONTROL") == 1
-    (alice,) = _events(out, "characters")[0]["characters"]
-    _assert_reply(_packets(out, after), alice["id"])  # the session goes on
+    (alice,) = events(out, "characters")[0]["characters"]
+    _assert_reply(packets(out, after), alice["id"])  # the session goes on
 
-    (session,) = _events(out, "session")
-    history = _history(server, session["sessionId"])
-    assert history[-1].input_text == "Sorry to interrupt. Are you well?"
-    assert not history[-1].cancelled
+    (session,) = events(out, "session")
+    stored = history(server, session["sessionId"])
+    assert stored[-1].input_text == "Sorry to interrupt. Are you well?"
+    assert not stored[-1].cancelled
     # The interrupted turn stored nothing, or only what was said before the cancel.
-    assert all(i.cancelled for i in history[:-1])
+    assert all(i.cancelled for i in stored[:-1])
 
 
 def test_reconnect_after_the_server_aborts_the_stream(server: AnimaServer) -> None:
@@ -207,25 +180,25 @@ def test_reconnect_after_the_server_aborts_the_stream(server: AnimaServer) -> No
     assert any(o["event"] == "disconnect" for o in after)
 
     first, second = _sent_ids(out)
-    (alice,) = _events(out, "characters")[0]["characters"]
-    _assert_reply(_packets(out, first), alice["id"])
-    _assert_reply(_packets(out, second), alice["id"])  # same agent id after the restart
-    (session,) = _events(out, "session")  # the SDK kept its session (and token)
-    history = _history(server, session["sessionId"])
-    assert [i.input_text for i in history] == ["Hello", "Still there?"]
+    (alice,) = events(out, "characters")[0]["characters"]
+    _assert_reply(packets(out, first), alice["id"])
+    _assert_reply(packets(out, second), alice["id"])  # same agent id after the restart
+    (session,) = events(out, "session")  # the SDK kept its session (and token)
+    stored = history(server, session["sessionId"])
+    assert [i.input_text for i in stored] == ["Hello", "Still there?"]
 
 
 def test_feedback_like_and_undo(server: AnimaServer) -> None:
     out = _node(server, "feedback")
-    (liked,) = _events(out, "feedback")
+    (liked,) = events(out, "feedback")
     (interaction_id,) = _sent_ids(out)
-    (session,) = _events(out, "session")
+    (session,) = events(out, "session")
     name = liked["feedback"]["name"]
     assert name.startswith(
         f"workspaces/test-ws/sessions/{session['sessionId']}/interactions/{interaction_id}/groups/"
     )
     assert liked["feedback"]["isLike"] is True
-    assert _events(out, "undone") == [{"event": "undone", "name": name}]
+    assert events(out, "undone") == [{"event": "undone", "name": name}]
 
     async def stored() -> object:
         async with server.store() as store:
@@ -236,15 +209,15 @@ def test_feedback_like_and_undo(server: AnimaServer) -> None:
 
 def test_a_wrong_secret_is_refused(server: AnimaServer) -> None:
     out = _node(server, "error", ANIMA_SECRET=server.secret + "x")
-    error = _events(out, "error")[0]
+    error = events(out, "error")[0]
     assert error["code"] == 16  # UNAUTHENTICATED
     assert "signature does not match" in error["message"]
-    assert _events(out, "packet") == []
+    assert events(out, "packet") == []
 
 
 def test_an_unknown_character_is_not_found(server: AnimaServer) -> None:
     out = _node(server, "error", ANIMA_SCENE="workspaces/test-ws/characters/nobody")
-    error = _events(out, "error")[0]
+    error = events(out, "error")[0]
     assert error["code"] == 5  # NOT_FOUND
     assert "nobody" in error["message"]
     assert error["details"][0]["errorType"] == "RESOURCE_NOT_FOUND"
@@ -261,5 +234,5 @@ def test_tls_with_a_certificate_and_key(
     finally:
         anima.stop()
     (interaction_id,) = _sent_ids(out)
-    (alice,) = _events(out, "characters")[0]["characters"]
-    _assert_reply(_packets(out, interaction_id), alice["id"])
+    (alice,) = events(out, "characters")[0]["characters"]
+    _assert_reply(packets(out, interaction_id), alice["id"])

@@ -11,32 +11,24 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from anima.domain.feedback import Feedback
-from anima.domain.session import Interaction
 from tests.conformance.anima_server import SCENE, WORKSPACE, AnimaServer
-from tests.conformance.conftest import run_harness, run_harness_across
+from tests.conformance.conftest import (
+    TIMEOUT_MS,
+    events,
+    history,
+    packets,
+    run_harness,
+    run_harness_across,
+)
 
 pytestmark = pytest.mark.slow
-
-TIMEOUT_MS = "180000"  # a guard against hangs, not a speed assert: the model shares 2 cores
-
-
-@pytest.fixture(scope="module")
-def server(node_sdks: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnimaServer]:
-    anima = AnimaServer.create(tmp_path_factory.mktemp("anima-web"))
-    anima.start()
-    try:
-        yield anima
-    finally:
-        anima.stop()
 
 
 def _env(server: AnimaServer, **extra: str) -> dict[str, str]:
@@ -56,32 +48,12 @@ def _web(server: AnimaServer, scenario: str, **env: str) -> list[dict[str, Any]]
     return out
 
 
-def _events(out: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
-    return [o for o in out if o["event"] == name]
-
-
-def _packets(out: list[dict[str, Any]], interaction_id: str) -> list[dict[str, Any]]:
-    return [
-        o["packet"]
-        for o in _events(out, "packet")
-        if o["packet"]["packetId"].get("interactionId") == interaction_id
-    ]
-
-
 def _sent(out: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [o["packet"] for o in _events(out, "sent")]
+    return [o["packet"] for o in events(out, "sent")]
 
 
 def _sessions(out: list[dict[str, Any]]) -> list[str]:
-    return [t["sessionId"] for t in _events(out, "token")]
-
-
-def _history(server: AnimaServer, session_id: str) -> list[Interaction]:
-    async def read() -> list[Interaction]:
-        async with server.store() as store:
-            return await store.sessions.history(session_id)
-
-    return asyncio.run(read())
+    return [t["sessionId"] for t in events(out, "token")]
 
 
 def _assert_reply(packets: list[dict[str, Any]], agent_id: str, conversation_id: str) -> None:
@@ -128,12 +100,12 @@ def _deployed(server: AnimaServer, collection: str, body: dict[str, Any]) -> str
 
 def test_open_list_characters_and_converse_with_emotions(server: AnimaServer) -> None:
     out = _web(server, "hello", ANIMA_TEXT="Hello! How are you today?")
-    (characters,) = _events(out, "characters")
+    (characters,) = events(out, "characters")
     (alice,) = characters["characters"]
     assert alice["resourceName"] == SCENE
     assert alice["displayName"] == "Alice"
     (sent,) = _sent(out)
-    reply = _packets(out, sent["packetId"]["interactionId"])
+    reply = packets(out, sent["packetId"]["interactionId"])
     _assert_reply(reply, alice["id"], sent["packetId"]["conversationId"])
     texts = [p for p in reply if p["type"] == "TEXT"]
     emotions = [p for p in reply if p["type"] == "EMOTION"]
@@ -142,39 +114,39 @@ def test_open_list_characters_and_converse_with_emotions(server: AnimaServer) ->
         p["packetId"]["utteranceId"] for p in texts
     }
     assert {p["packetId"]["correlationId"] for p in reply} == {sent["packetId"]["correlationId"]}
-    added = [text for h in _events(out, "history") for text in h["added"] if text]
+    added = [text for h in events(out, "history") for text in h["added"] if text]
     assert "Hello! How are you today?" in added  # the SDK's history saw the exchange
 
     (session,) = _sessions(out)
-    (stored,) = _history(server, session)
+    (stored,) = history(server, session)
     assert stored.input_text == "Hello! How are you today?"
     assert list(stored.texts) == [p["text"]["text"] for p in texts]
 
 
 def test_triggers_and_narrated_actions(server: AnimaServer) -> None:
     out = _web(server, "converse", ANIMA_TRIGGER="greet")
-    (alice,) = _events(out, "characters")[0]["characters"]
+    (alice,) = events(out, "characters")[0]["characters"]
     said, triggered, acted = _sent(out)
     assert [p["type"] for p in (said, triggered, acted)] == ["TEXT", "TRIGGER", "NARRATED_ACTION"]
     cid = said["packetId"]["conversationId"]
     for sent in (said, triggered, acted):
-        _assert_reply(_packets(out, sent["packetId"]["interactionId"]), alice["id"], cid)
-    reply = _packets(out, triggered["packetId"]["interactionId"])
+        _assert_reply(packets(out, sent["packetId"]["interactionId"]), alice["id"], cid)
+    reply = packets(out, triggered["packetId"]["interactionId"])
     assert [p["text"]["text"] for p in reply if p["type"] == "TEXT"] == [
         "Welcome to the lighthouse, Bob!"
     ]
     assert "greeted" in [p["trigger"]["name"] for p in reply if p["type"] == "TRIGGER"]
 
     (session,) = _sessions(out)
-    history = _history(server, session)
-    assert [(i.input_kind, i.trigger, i.input_text) for i in history] == [
+    stored = history(server, session)
+    assert [(i.input_kind, i.trigger, i.input_text) for i in stored] == [
         ("text", "", "Hello"),
         ("trigger", "greet", ""),
         ("action", "", "waves and smiles"),
     ]
-    assert history[1].parameters == (("k", "v"),)
-    narrated = [p for p in _events(out, "packet") if p["packet"]["type"] == "NARRATED_ACTION"]
-    stored_narrated = [t for i in history for t, n in zip(i.texts, i.narrated, strict=True) if n]
+    assert stored[1].parameters == (("k", "v"),)
+    narrated = [p for p in events(out, "packet") if p["packet"]["type"] == "NARRATED_ACTION"]
+    stored_narrated = [t for i in stored for t, n in zip(i.texts, i.narrated, strict=True) if n]
     assert [p["packet"]["narratedAction"]["text"] for p in narrated] == stored_narrated
 
 
@@ -182,9 +154,9 @@ def test_save_state_and_continue_in_a_new_session(server: AnimaServer) -> None:
     out = _web(
         server, "state", ANIMA_TEXT="My name is Bob and I love sailing.", ANIMA_TEXT2="Hi again!"
     )
-    (state,) = _events(out, "state")
+    (state,) = events(out, "state")
     first, second = _sent(out)
-    assert _packets(out, second["packetId"]["interactionId"])[-1]["isInteractionEnd"]
+    assert packets(out, second["packetId"]["interactionId"])[-1]["isInteractionEnd"]
     assert state["version"] == {"interactionId": first["packetId"]["interactionId"]}
     assert b"sailing" not in base64.b64decode(state["state"])  # opaque
     created = datetime.fromisoformat(state["creationTime"].replace("Z", "+00:00"))
@@ -192,9 +164,9 @@ def test_save_state_and_continue_in_a_new_session(server: AnimaServer) -> None:
 
     old, new = _sessions(out)[:2]
     assert old != new
-    earlier, now = _history(server, new)
+    earlier, now = history(server, new)
     assert earlier.input_text == "My name is Bob and I love sailing."
-    assert earlier.texts == _history(server, old)[0].texts
+    assert earlier.texts == history(server, old)[0].texts
     assert now.input_text == "Hi again!"
     # history.previousState: the SDK asked for the session history and shows the old exchange
     second_open = next(
@@ -207,7 +179,7 @@ def test_save_state_and_continue_in_a_new_session(server: AnimaServer) -> None:
 def test_dialog_continuation(server: AnimaServer) -> None:
     out = _web(server, "dialog", ANIMA_TEXT="What is my name?")
     (session,) = _sessions(out)
-    earlier, now = _history(server, session)
+    earlier, now = history(server, session)
     assert earlier.input_text == "My name is Zed and I sail a red boat."
     assert earlier.texts == ("Nice to meet you, Zed.",)
     assert now.input_text == "What is my name?"
@@ -221,23 +193,23 @@ def test_interrupt_a_reply(server: AnimaServer) -> None:
         ANIMA_TEXT2="Sorry to interrupt. Are you well?",
     )
     interrupted, after = _sent(out)
-    (cancelled,) = _events(out, "cancelled")
+    (cancelled,) = events(out, "cancelled")
     assert cancelled["interactionId"] == interrupted["packetId"]["interactionId"]
     assert cancelled["packet"]["type"] == "CANCEL_RESPONSE"
-    cut = _packets(out, interrupted["packetId"]["interactionId"])
+    cut = packets(out, interrupted["packetId"]["interactionId"])
     assert cut[-1]["isInteractionEnd"]  # INTERACTION_END also for a cancelled interaction
     assert [p["type"] for p in cut].count("CONTROL") == 1
-    (alice,) = _events(out, "characters")[0]["characters"]
+    (alice,) = events(out, "characters")[0]["characters"]
     _assert_reply(
-        _packets(out, after["packetId"]["interactionId"]),
+        packets(out, after["packetId"]["interactionId"]),
         alice["id"],
         after["packetId"]["conversationId"],
     )
     (session,) = _sessions(out)
-    history = _history(server, session)
-    assert history[-1].input_text == "Sorry to interrupt. Are you well?"
-    assert not history[-1].cancelled
-    assert all(i.cancelled for i in history[:-1])  # nothing, or only what was said, kept
+    stored = history(server, session)
+    assert stored[-1].input_text == "Sorry to interrupt. Are you well?"
+    assert not stored[-1].cancelled
+    assert all(i.cancelled for i in stored[:-1])  # nothing, or only what was said, kept
 
 
 def test_reconnect_after_the_server_drops_the_socket(server: AnimaServer) -> None:
@@ -248,18 +220,18 @@ def test_reconnect_after_the_server_drops_the_socket(server: AnimaServer) -> Non
     waiting = next(i for i, o in enumerate(out) if o["event"] == "waiting")
     assert any(o["event"] == "disconnect" for o in out[waiting:])
     first, second = _sent(out)
-    (alice,) = _events(out, "characters")[0]["characters"]
+    (alice,) = events(out, "characters")[0]["characters"]
     cid = first["packetId"]["conversationId"]
     assert second["packetId"]["conversationId"] == cid  # the same conversation, reopened
-    _assert_reply(_packets(out, first["packetId"]["interactionId"]), alice["id"], cid)
-    _assert_reply(_packets(out, second["packetId"]["interactionId"]), alice["id"], cid)
+    _assert_reply(packets(out, first["packetId"]["interactionId"]), alice["id"], cid)
+    _assert_reply(packets(out, second["packetId"]["interactionId"]), alice["id"], cid)
     (session,) = _sessions(out)  # no new token, no new session: resumed by id
-    assert [i.input_text for i in _history(server, session)] == ["Hello", "Still there?"]
+    assert [i.input_text for i in history(server, session)] == ["Hello", "Still there?"]
 
 
 def test_feedback_like_dislike_and_undo(server: AnimaServer) -> None:
     out = _web(server, "feedback")
-    liked, disliked = (f["feedback"] for f in _events(out, "feedback"))
+    liked, disliked = (f["feedback"] for f in events(out, "feedback"))
     (sent,) = _sent(out)
     (session,) = _sessions(out)
     interaction_id = sent["packetId"]["interactionId"]
@@ -270,7 +242,7 @@ def test_feedback_like_dislike_and_undo(server: AnimaServer) -> None:
     assert disliked["isLike"] is False
     assert disliked["types"] == ["REPETITION"]
     assert disliked["comment"] == "again?"
-    assert _events(out, "undone") == [{"event": "undone", "name": liked["name"]}]
+    assert events(out, "undone") == [{"event": "undone", "name": liked["name"]}]
 
     async def stored() -> list[Feedback]:
         async with server.store() as store:
@@ -289,15 +261,15 @@ def test_a_bad_token_is_refused(server: AnimaServer) -> None:
     ).json()
     forged = {**token, "token": token["token"][:-6] + "AAAAAA"}
     out = _web(server, "error", ANIMA_TOKEN_JSON=json.dumps(forged))
-    error = _events(out, "error")[0]
+    error = events(out, "error")[0]
     assert error["code"] == 16  # UNAUTHENTICATED
     assert error["details"][0]["errorType"] == "SESSION_TOKEN_INVALID"
-    assert _events(out, "packet") == []
+    assert events(out, "packet") == []
 
 
 def test_an_unknown_character_is_not_found(server: AnimaServer) -> None:
     out = _web(server, "error", ANIMA_SCENE=f"workspaces/{WORKSPACE}/characters/nobody")
-    error = _events(out, "error")[0]
+    error = events(out, "error")[0]
     assert error["code"] == 5  # NOT_FOUND
     assert "nobody" in error["message"]
     assert error["details"][0]["errorType"] == "RESOURCE_NOT_FOUND"
@@ -324,18 +296,18 @@ def test_a_scene_with_two_characters(server: AnimaServer) -> None:
         },
     )
     out = _web(server, "scene", ANIMA_SCENE=scene)
-    (characters,) = _events(out, "characters")
+    (characters,) = events(out, "characters")
     found = {c["displayName"]: c for c in characters["characters"]}
     assert set(found) == {"Alice", "Bob"}
     assert {c["resourceName"] for c in found.values()} == {SCENE, bob}
     to_alice, to_bob = _sent(out)
     _assert_reply(
-        _packets(out, to_alice["packetId"]["interactionId"]),
+        packets(out, to_alice["packetId"]["interactionId"]),
         found["Alice"]["id"],
         to_alice["packetId"]["conversationId"],
     )
     _assert_reply(
-        _packets(out, to_bob["packetId"]["interactionId"]),
+        packets(out, to_bob["packetId"]["interactionId"]),
         found["Bob"]["id"],
         to_bob["packetId"]["conversationId"],
     )
