@@ -25,25 +25,13 @@
 // Output: one JSON object per line, {"event": ...}; the last one is "done" (exit 0) or "fatal" (exit 1).
 // Events: token {status, sessionId}, characters, sent {packet}, packet {packet}, error {code, message,
 // details}, warning {message}, disconnect, history {added}, and per scenario state / feedback / waiting.
-import readline from 'node:readline';
-import summarize from './summarize.cjs';
+import common from './common.cjs';
 
-const scenario = process.argv[2] || 'hello';
+const {
+  options, emit, onError, onMessage, exchange, characters, hello, close, sharedScenarios, run,
+} = common;
 const host = process.env.ANIMA_HTTP_HOST || 'localhost:8000';
-const scene = process.env.ANIMA_SCENE || 'workspaces/test-ws/characters/alice';
-const text = process.env.ANIMA_TEXT || 'Hello';
-const text2 = process.env.ANIMA_TEXT2 || 'Do you remember me?';
-const triggerName = process.env.ANIMA_TRIGGER || 'greet';
-const timeoutMs = Number(process.env.ANIMA_TIMEOUT_MS || 20000);
-
-function emit(event, data = {}) {
-  process.stdout.write(JSON.stringify({ event, ...data }) + '\n');
-}
-function fatal(error) {
-  emit('fatal', { message: String(error?.message ?? error), code: error?.code, details: error?.details });
-  process.exit(1);
-}
-setTimeout(() => fatal(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs).unref();
+const { scene, text2, triggerName } = options;
 
 // -- browser stubs: what web-core touches when run outside a browser ---------------------------
 if (typeof globalThis.WebSocket === 'undefined') globalThis.WebSocket = (await import('ws')).WebSocket;
@@ -90,20 +78,6 @@ async function sessionToken() {
   return body;
 }
 
-// INTERACTION_END per interaction id, and the first onError, as promises.
-const ends = new Map();
-function end(interactionId) {
-  if (!ends.has(interactionId)) {
-    let resolve;
-    const promise = new Promise((r) => { resolve = r; });
-    ends.set(interactionId, { promise, resolve });
-  }
-  return ends.get(interactionId);
-}
-const ended = (interactionId) => end(interactionId).promise;
-let firstError;
-const errored = new Promise((resolve) => { firstError = resolve; });
-
 function makeClient({ capabilities = {}, continuation, history } = {}) {
   const client = new InworldClient()
     .setConfiguration({
@@ -114,61 +88,17 @@ function makeClient({ capabilities = {}, continuation, history } = {}) {
     .setUser({ fullName: 'Bob', id: 'user-1' })
     .setScene(scene)
     .setGenerateSessionToken(sessionToken)
-    .setOnError((e) => {
-      emit('error', { code: e.code, message: e.message, details: e.details });
-      firstError(e);
-    })
+    .setOnError(onError)
     .setOnWarning((p) => emit('warning', { message: p.control?.description ?? null }))
     .setOnDisconnect(() => emit('disconnect'))
     .setOnHistoryChange((_history, { diff } = {}) => emit('history', { added: diff?.added?.map((i) => i.text ?? null) ?? [] }))
-    .setOnMessage((packet) => {
-      emit('packet', { packet: summarize(packet) });
-      if (packet.isInteractionEnd()) end(packet.packetId.interactionId).resolve(packet);
-    });
+    .setOnMessage(onMessage);
   if (continuation) client.setSessionContinuation(continuation);
   return client;
 }
 
-async function exchange(send) {
-  const sent = await send();
-  emit('sent', { packet: summarize(sent) });
-  await ended(sent.packetId.interactionId);
-  return sent;
-}
-
-async function characters(connection) {
-  const found = await connection.getCharacters();
-  emit('characters', { characters: found.map((c) => ({ id: c.id, resourceName: c.resourceName, displayName: c.displayName })) });
-  return found;
-}
-
-async function hello(connection) {
-  await characters(connection);
-  return exchange(() => connection.sendText(text));
-}
-
-async function close(connection) {
-  // sendText() resolves through a 10 ms poll; closing at once would leave it pending (spec §6.2).
-  await new Promise((r) => setTimeout(r, 100));
-  connection.close();
-}
-
-function waitForLine() {
-  return new Promise((resolve) => {
-    const lines = readline.createInterface({ input: process.stdin });
-    lines.once('line', (line) => { lines.close(); resolve(line); });
-  });
-}
-
-const scenarios = {
-  async build() {
-    makeClient().build();
-  },
-  async hello() {
-    const connection = makeClient().build();
-    await hello(connection);
-    await close(connection);
-  },
+run({
+  ...sharedScenarios(makeClient),
   async converse() {
     const connection = makeClient({ capabilities: { narratedActions: true } }).build();
     await hello(connection);
@@ -196,26 +126,6 @@ const scenarios = {
     await hello(connection);
     await close(connection);
   },
-  async interrupt() {
-    const connection = makeClient({ capabilities: { interruptions: true } }).build();
-    await characters(connection);
-    const sent = await connection.sendText(text);
-    emit('sent', { packet: summarize(sent) });
-    const { interactionId, utteranceId } = sent.packetId;
-    const cancel = await connection.sendCancelResponse({ interactionId, utteranceId: [utteranceId] });
-    emit('cancelled', { packet: summarize(cancel), interactionId });
-    await ended(interactionId);
-    await exchange(() => connection.sendText(text2));
-    await close(connection);
-  },
-  async reconnect() {
-    const connection = makeClient().build();
-    await hello(connection);
-    emit('waiting');
-    await waitForLine();
-    await exchange(() => connection.sendText(text2));
-    await close(connection);
-  },
   async feedback() {
     const connection = makeClient().build();
     const sent = await hello(connection);
@@ -237,17 +147,4 @@ const scenarios = {
     }
     await close(connection);
   },
-  async error() {
-    const connection = makeClient().build();
-    connection.getCharacters().catch(() => {});
-    await errored;
-    connection.close();
-  },
-};
-
-(async () => {
-  const run = scenarios[scenario];
-  if (!run) throw new Error(`unknown scenario '${scenario}'`);
-  await run();
-  emit('done');
-})().then(() => process.exit(0), fatal);
+});
