@@ -245,16 +245,9 @@ class _Parser:
             fields = self.mapping(item, where, ("name", "training_phrases"), ("name",))
             if fields is None:
                 continue
-            name = self.name(fields.get("name"), f"{where} name")
+            name = self.unique_name(fields, where, "intent", seen)
             if name is not None:
-                if name in seen:
-                    self.error(
-                        fields["name"],
-                        f"duplicate intent name '{name}' (first on line {seen[name]})",
-                    )
-                else:
-                    seen[name] = _line(fields["name"])
-                    self.intent_names.add(name)
+                self.intent_names.add(name)
             phrases_node = fields.get("training_phrases")
             if phrases_node is None:
                 self.error(item, f"{where}: missing 'training_phrases' (a list of example lines)")
@@ -270,6 +263,20 @@ class _Parser:
                 intents.append(Intent(name=name, training_phrases=tuple(phrases)))
         return tuple(intents)
 
+    def unique_name(
+        self, fields: dict[str, Node], where: str, kind: str, seen: dict[str, int]
+    ) -> str | None:
+        """The item's name; a name already used (``seen``: name -> line) is an error."""
+        name = self.name(fields.get("name"), f"{where} name")
+        if name is not None:
+            if name in seen:
+                self.error(
+                    fields["name"], f"duplicate {kind} name '{name}' (first on line {seen[name]})"
+                )
+            else:
+                seen[name] = _line(fields["name"])
+        return name
+
     def goals(self, node: Node) -> tuple[Goal, ...]:
         goals: list[Goal] = []
         seen: dict[str, int] = {}
@@ -280,14 +287,7 @@ class _Parser:
             )
             if fields is None:
                 continue
-            name = self.name(fields.get("name"), f"{where} name")
-            if name is not None:
-                if name in seen:
-                    self.error(
-                        fields["name"], f"duplicate goal name '{name}' (first on line {seen[name]})"
-                    )
-                else:
-                    seen[name] = _line(fields["name"])
+            name = self.unique_name(fields, where, "goal", seen)
             repeatable = True
             if "repeatable" in fields:
                 repeatable = self.boolean(fields["repeatable"], f"{where}: repeatable") is not False
