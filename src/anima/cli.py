@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from anima import character_files
 from anima.domain.credentials import Scope, is_valid_workspace_name, new_key_pair
 from anima.errors import AnimaError
+from anima.evaluation import command as evaluation
 from anima.first_run import FirstRun, announce, first_run
 from anima.settings import Settings
 from anima.store import Store
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--key", help="API key: the base64 signature (or ANIMA_CHAT_KEY)")
     chat.set_defaults(handler=_chat)
     character_files.register(sub, _store_flags)
+    evaluation.register(sub)
     return parser
 
 
