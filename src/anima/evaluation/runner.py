@@ -222,6 +222,9 @@ class _EngineConversation:
                     narrated.append(event.text)
         except AnimaError as exc:
             return Reply((), turn_s=time.perf_counter() - started, error=exc.message)
+        except Exception as exc:  # a bug in the engine: report the turn, play the next line
+            error = f"{type(exc).__name__}: {exc}"
+            return Reply((), turn_s=time.perf_counter() - started, error=error)
         return Reply(tuple(texts), tuple(narrated), time.perf_counter() - started, first)
 
 
