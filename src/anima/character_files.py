@@ -23,6 +23,7 @@ from anima.errors import InvalidArgument, NotFound
 from anima.pipeline.deploy import Deployer
 from anima.settings import Settings
 from anima.store import Store
+from anima.wire.text import loads
 
 
 def register(
@@ -52,11 +53,9 @@ def register(
 def _read(file: str) -> list[Any]:
     try:
         text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
-        data = json.loads(text)
     except OSError as exc:
         raise InvalidArgument(f"cannot read {file}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidArgument(f"{file} is not JSON: {exc}") from None
+    data = loads(text, what=f"file {file}")
     if isinstance(data, dict) and isinstance(data.get("characters"), list):
         data = data["characters"]
     return data if isinstance(data, list) else [data]

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 
 from anima.api.auth import RuntimeKey
+from anima.api.checked import CheckedRoute
 from anima.errors import InvalidArgument
 from anima.pipeline.engine import Engine
 from anima.wire.engine import (
@@ -24,7 +25,7 @@ from anima.wire.engine import (
     stored_interaction_json,
 )
 
-router = APIRouter(tags=["engine"])
+router = APIRouter(tags=["engine"], route_class=CheckedRoute)
 
 
 def get_engine(request: Request) -> Engine:

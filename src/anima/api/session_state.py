@@ -22,9 +22,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from anima.api.checked import CheckedRoute
 from anima.api.deps import AppState, get_state
 from anima.api.tokens import session_token
 from anima.domain.feedback import DISLIKE_TYPES, Feedback
@@ -32,7 +33,15 @@ from anima.errors import AnimaError, InvalidArgument, NotFound, PermissionDenied
 from anima.pipeline.saved_state import SessionStates
 from anima.wire.packets import status_json
 
-router = APIRouter(tags=["streaming"])
+
+class _SdkRoute(CheckedRoute):
+    """Unstorable text is refused in the web SDK's error shape, as every error here is."""
+
+    def error_response(self, exc: AnimaError) -> Response:
+        return JSONResponse(status_json(exc), status_code=exc.http_status)
+
+
+router = APIRouter(tags=["streaming"], route_class=_SdkRoute)
 
 
 def session_states(state: AppState) -> SessionStates:

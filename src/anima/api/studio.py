@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticCustomError
 
 from anima.api.auth import StudioKey
+from anima.api.checked import CheckedRoute
 from anima.api.deps import StateDep, StoreDep
 from anima.domain import aip160, paging
 from anima.domain.character import (
@@ -61,7 +62,12 @@ async def _deployer(app: FastAPI) -> AsyncIterator[None]:
         await deployer.close()
 
 
-router = APIRouter(prefix="/studio/v1/workspaces/{ws}", tags=["studio"], lifespan=_deployer)
+router = APIRouter(
+    prefix="/studio/v1/workspaces/{ws}",
+    tags=["studio"],
+    lifespan=_deployer,
+    route_class=CheckedRoute,
+)
 
 
 @dataclass(frozen=True)

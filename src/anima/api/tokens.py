@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import HTTPConnection
 
 from anima.api.auth import authorize
+from anima.api.checked import CheckedRoute
 from anima.api.deps import AppState, get_state
 from anima.domain import tokens
 from anima.domain.credentials import ApiKey, Scope
@@ -36,7 +37,7 @@ from anima.settings import Settings
 from anima.store import Store
 from anima.wire.packets import inworld_status
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], route_class=CheckedRoute)
 
 _RESOURCE_RE = re.compile(r"^workspaces/([A-Za-z0-9_-]{1,128})$")
 _SIGNING_KEY_NAME = "token_signing_key"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from anima.api.auth import StudioKey
+from anima.api.checked import CheckedRoute
 from anima.api.deps import StoreDep
 from anima.errors import NotFound
 
-router = APIRouter(tags=["studio"])
+router = APIRouter(tags=["studio"], route_class=CheckedRoute)
 
 
 @router.get("/studio/v1/workspaces/{ws}", summary="Get a workspace")

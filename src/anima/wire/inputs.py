@@ -9,7 +9,6 @@ engine has no use for become ``Ignored``; only malformed JSON is an error.
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
@@ -18,6 +17,7 @@ from google.protobuf import json_format
 
 from anima.domain import inputs as di
 from anima.errors import InvalidArgument
+from anima.wire import text
 from anima.wire.pb.ai.inworld.engine.configuration import configuration_pb2 as cfg
 from anima.wire.pb.ai.inworld.packets import packets_pb2 as pb
 
@@ -32,10 +32,10 @@ _ACTOR_KINDS = {
 
 def parse_json(frame: str | bytes | Mapping[str, Any]) -> pb.InworldPacket:
     """A client WebSocket frame (the bare packet JSON) -> InworldPacket."""
-    try:
-        data = json.loads(frame) if isinstance(frame, str | bytes) else copy.deepcopy(dict(frame))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidArgument(f"a packet frame must be JSON: {exc}") from exc
+    if isinstance(frame, str | bytes):
+        data = text.loads(frame, what="frame")
+    else:
+        data = text.check_tree(copy.deepcopy(dict(frame)))
     if not isinstance(data, dict):
         raise InvalidArgument("a packet frame must be a JSON object (an InworldPacket)")
     _alias_capabilities(data)
@@ -51,6 +51,7 @@ def decode_json(frame: str | bytes | Mapping[str, Any]) -> di.ClientInput:
 
 def decode(packet: pb.InworldPacket) -> di.ClientInput:
     """The one client input a packet carries."""
+    text.check_message(packet)
     ids = _ids(packet.packet_id)
     kind = packet.WhichOneof("packet")
     target = _target_agent(packet.routing)

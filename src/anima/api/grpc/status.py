@@ -15,10 +15,12 @@ from functools import wraps
 from typing import Any, NoReturn, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 from grpc import aio
 
 from anima.errors import AnimaError, Internal
 from anima.wire.packets import status_proto
+from anima.wire.text import check_message
 
 log = logging.getLogger("anima.grpc")
 
@@ -54,12 +56,15 @@ def as_anima_error(exc: BaseException, method: str) -> AnimaError:
 
 
 def unary(method: str) -> Callable[[Handler[Request, Response]], Handler[Request, Response]]:
-    """Decorate a unary method: errors leave through ``abort`` with their status and trailer."""
+    """Decorate a unary method: its request's text is checked (``wire.text``), and errors
+    leave through ``abort`` with their status and trailer."""
 
     def decorate(handler: Handler[Request, Response]) -> Handler[Request, Response]:
         @wraps(handler)
         async def call(self: Any, request: Request, context: aio.ServicerContext) -> Response:
             try:
+                if isinstance(request, Message):
+                    check_message(request)
                 return await handler(self, request, context)
             except aio.AbortError:
                 raise
