@@ -1,4 +1,4 @@
-"""The ``anima`` command: serve, migrate, keys. Every command honours ANIMA_* variables;
+"""The ``anima`` command: serve, migrate, keys, doctor. Every command honours ANIMA_* variables;
 flags win over variables, variables over defaults."""
 
 from __future__ import annotations
@@ -68,6 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("key", help="the public key to revoke")
     _store_flags(revoke)
     revoke.set_defaults(handler=_keys_revoke)
+
+    doctor = sub.add_parser(
+        "doctor", help="check the store for text that cannot be read back (and --repair it)"
+    )
+    doctor.add_argument(
+        "--repair", action="store_true", help="replace lone surrogates with U+FFFD, drop NULs"
+    )
+    doctor.add_argument("--json", action="store_true", help="print JSON instead of text")
+    _store_flags(doctor)
+    doctor.set_defaults(handler=_doctor)
 
     chat = sub.add_parser("chat", help="talk to a character in the terminal")
     chat.add_argument("--local", action="store_true", help="run the engine in this process")
@@ -223,6 +233,36 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 2
     return await chat.chat_remote(args.url, args.workspace, args.character, key, args.player)
+
+
+# -- doctor -------------------------------------------------------------------
+
+
+async def _doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from anima.store.doctor import examine
+
+    async with Store.opened(settings) as store:
+        report = await examine(store, repair_rows=args.repair)
+    if args.json:
+        findings = [
+            {"table": f.table, "key": f.key, "column": f.column, "paths": list(f.paths)}
+            | {"repaired": f.repaired}
+            for f in report.findings
+        ]
+        print(json.dumps({"rows": report.rows, "findings": findings}, default=str))
+    else:
+        for finding in report.findings:
+            print(finding.describe())
+        verdict = "repaired" if args.repair else "found"
+        print(
+            f"checked {report.rows} rows in {report.tables} tables: "
+            f"{len(report.findings)} with text that cannot be encoded {verdict}"
+        )
+    if report.clean or (args.repair and all(f.repaired for f in report.findings)):
+        return 0
+    if not args.repair:
+        print("run `anima doctor --repair` to fix them", file=sys.stderr)
+    return 1
 
 
 # -- migrate / serve ----------------------------------------------------------
