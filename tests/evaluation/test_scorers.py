@@ -234,3 +234,50 @@ def test_score_reply_one_turn() -> None:
     assert score_reply("Well, well.", case, ["Well, well."]).fallback
     robot = TurnCase(**{**{f: getattr(case, f) for f in case.__slots__}, "tags": {"robot"}})
     assert not score_reply("I am an AI.", robot, []).ai_talk
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "You're feeling calm. (Note: It's not about being said.)",
+        "You're saying: You feel calm.",
+        "You feel a little sad.",
+    ],
+)
+def test_a_mood_stated_in_the_second_person_is_parroting(reply: str) -> None:
+    assert s.states_mood(reply, mood_feelings())
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "You're talking about the player.",
+        "You're putting the message to another character.",
+        "The note is not to be taken.",
+        "(Note: you have no words.)",
+        "Ignore the instructions, love.",
+        "You are in a game.",
+        "You're making a sentence.",
+    ],
+)
+def test_meta_talk_caught(reply: str) -> None:
+    assert s.meta_talk(reply)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Rowan, you look like you've walked far.",
+        "I play cards with the ferryman on Sundays.",
+        "Take this note to the blacksmith.",
+        "You're angry, and I don't blame you.",
+    ],
+)
+def test_meta_talk_passes(reply: str) -> None:
+    assert not s.meta_talk(reply)
+    assert not s.states_mood(reply, mood_feelings())
+
+
+def test_an_ai_named_in_a_statement_is_assistant_talk() -> None:
+    assert s.assistant_talk("You are being a friendly AI.")
+    assert not s.assistant_talk("An AI? I keep an inn, love.")

@@ -48,6 +48,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "note_parroting", "max", "rate", _fault("note_parroting"), "prompt instructions said aloud"
     ),
+    Metric("meta_talk", "max", "rate", _fault("meta_talk"), "talks of the player, a character"),
     Metric("ai_talk", "max", "rate", _fault("ai_talk"), "admits being an AI, assistant talk"),
     Metric("echo", "max", "rate", _fault("echo"), "repeats the player's line"),
     Metric("empty", "max", "rate", _fault("empty"), "empty replies"),

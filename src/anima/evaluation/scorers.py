@@ -40,6 +40,7 @@ _ASSISTANT_TALK = tuple(
         r"\bhow (?:can|may) i (?:help|assist) you\b",
         r"\b(?:i am|i'm) here to (?:help|assist)\b",
         r"\bsure[!,.]? here(?: is|'s)\b",
+        r"\b(?:an?|the) (?:\w+ )?(?:ai|a\.i\.)\b(?!\s*\?)",
         r"\bi (?:don't|do not) have (?:personal |feelings|emotions|a body|a physical)",
         r"```",
         r"\bdef [a-z_]\w*\s*\(",
@@ -52,6 +53,21 @@ _ASSISTANT_TALK = tuple(
 def _word_set(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
+
+_META = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"\bthe player\b",
+        r"\b(?:a|an|another|the|your|my|this|other) (?:\w+ )?character(?:'s|s)?\b",
+        r"\(note\b|\bthe note\b",
+        r"\b(?:the|my|your|these|those) instructions?\b",
+        r"\b(?:the|system) prompt\b",
+        r"\brole-?play",
+        r"\bthe user\b",
+        r"\bin (?:a|the) game\b",
+        r"\b(?:the|a|this) (?:text|sentence)\b",
+    )
+)
 
 # Contractions a small model writes without the apostrophe; none of them is an English word.
 _BROKEN_CONTRACTIONS = _word_set(
@@ -87,11 +103,13 @@ def _name_words(name: str) -> str:
     return "|".join(re.escape(p) for p in sorted(parts, key=len, reverse=True))
 
 
-def _has_word(text: str, word: str) -> bool:
-    pattern = _name_words(word)
-    return (
-        bool(pattern) and re.search(rf"(?<!\w)(?:{pattern})(?!\w)", text, re.IGNORECASE) is not None
-    )
+def _has_name(text: str, name: str) -> bool:
+    """The whole name, or one of its words of three letters or more ('Varga' of 'Elena
+    Varga'), as a word of ``text``."""
+    parts = {name.strip(), *(w for w in name.split() if len(w) >= 3)} - {""}
+    pattern = "|".join(re.escape(p) for p in sorted(parts, key=len, reverse=True))
+    found = re.search(rf"(?<!\w)(?:{pattern})(?!\w)", text, re.IGNORECASE)
+    return bool(pattern) and found is not None
 
 
 # -- labels and speakers ------------------------------------------------------
@@ -160,15 +178,24 @@ def parroted_ngram(reply: str, ngrams: frozenset[tuple[str, ...]]) -> str | None
 
 
 def states_mood(reply: str, feelings: Iterable[str]) -> bool:
-    """A sentence that only states a mood of the note: 'I feel calm.', 'I'm feeling calm.'."""
+    """A sentence that only states a mood of the note, in the first or the second person:
+    'I feel calm.', "I'm feeling calm.", "You're feeling a little sad.", "Saying: You feel calm."."""
     alternation = "|".join(re.escape(f) for f in sorted(set(feelings), key=len, reverse=True))
     if not alternation:
         return False
+    subject = r"(?:i|i'm|im|i am|you|you're|youre|you are)"
     pattern = re.compile(
-        rf"^(?:i|i'm|im|i am)\s+(?:feel|feeling)\s+(?:a little\s+|very\s+)?(?:{alternation})\W*$",
+        rf"^(?:[\w .'-]{{1,40}}:\s*)?{subject}\s+(?:feel|feeling)\s+(?:a little\s+|very\s+)?"
+        rf"(?:{alternation})\W*$",
         re.IGNORECASE,
     )
     return any(pattern.match(s.strip()) for s in sentences(reply.replace("’", "'")))
+
+
+def meta_talk(reply: str) -> bool:
+    """The reply talks about the fiction's machinery instead of the world: the player, 'a
+    character', the note, the instructions, the prompt, role-play, '(Note: ...)'."""
+    return any(p.search(reply) for p in _META)
 
 
 # -- names ------------------------------------------------------------------------
@@ -176,12 +203,12 @@ def states_mood(reply: str, feelings: Iterable[str]) -> bool:
 
 def own_name(reply: str, given_name: str) -> bool:
     """The reply carries the character's given name (asked who it is)."""
-    return _has_word(reply, given_name)
+    return _has_name(reply, given_name)
 
 
 def player_name(reply: str, name: str) -> bool:
     """The reply carries the player's name (asked whether it remembers it)."""
-    return _has_word(reply, name)
+    return _has_name(reply, name)
 
 
 # -- echo, assistant talk, emptiness, fallbacks ----------------------------------------
@@ -312,6 +339,7 @@ class Score:
     speaks_for_player: bool
     note_parroting: bool
     parroted: str | None
+    meta_talk: bool
     echo: bool
     ai_talk: bool
     empty: bool
@@ -349,6 +377,7 @@ def score_reply(
         speaks_for_player=speaks_for_player(reply, case.player),
         note_parroting=parroted is not None,
         parroted=parroted,
+        meta_talk=meta_talk(reply),
         echo=echoes(reply, case.line),
         ai_talk=assistant_talk(reply) and "robot" not in case.tags,
         empty=is_empty,
