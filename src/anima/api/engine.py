@@ -24,8 +24,16 @@ from anima.wire.engine import (
     session_json,
     stored_interaction_json,
 )
+from anima.wire.schemas import (
+    ERRORS,
+    CharacterMind,
+    Interaction,
+    InteractionList,
+    Session,
+    ok,
+)
 
-router = APIRouter(tags=["engine"], route_class=CheckedRoute)
+router = APIRouter(tags=["engine"], route_class=CheckedRoute, responses=ERRORS)
 
 
 def get_engine(request: Request) -> Engine:
@@ -88,6 +96,7 @@ async def _simple_send_text(
 @router.post(
     "/v1/workspaces/{ws}/characters/{character}:simpleSendText",
     summary="Send text to a character; a session is opened (or continued) for you",
+    **ok(Interaction),
 )
 async def simple_send_text_post(
     ws: str, character: str, body: SimpleSendTextRequest, _key: RuntimeKey, engine: EngineDep
@@ -98,6 +107,7 @@ async def simple_send_text_post(
 @router.get(
     "/v1/workspaces/{ws}/characters/{character}:simpleSendText",
     summary="simpleSendText with query parameters",
+    **ok(Interaction),
 )
 async def simple_send_text_get(
     ws: str,
@@ -136,6 +146,7 @@ async def _open(
 @router.post(
     "/v1/workspaces/{ws}/characters/{character}:openSession",
     summary="Open a session with one character",
+    **ok(Session),
 )
 async def open_character_session(
     ws: str,
@@ -150,6 +161,7 @@ async def open_character_session(
 @router.post(
     "/v1/workspaces/{ws}/scenes/{scene}:openSession",
     summary="Open a session with every character of a scene",
+    **ok(Session),
 )
 async def open_scene_session(
     ws: str,
@@ -164,6 +176,7 @@ async def open_scene_session(
 @router.post(
     "/v1/workspaces/{ws}/sessions/{session}/sessionCharacters/{agent}:sendText",
     summary="Send text to a character of an open session",
+    **ok(Interaction),
 )
 async def send_text(
     ws: str,
@@ -182,6 +195,7 @@ async def send_text(
 @router.post(
     "/v1/workspaces/{ws}/sessions/{session}/sessionCharacters/{agent}:sendTrigger",
     summary="Send a trigger event to a character of an open session",
+    **ok(Interaction),
 )
 async def send_trigger(
     ws: str,
@@ -210,6 +224,7 @@ async def send_trigger(
         "enabled, with its label (Archenemy, Enemy, Acquaintance, Friend, Close friend, Date, "
         "Relationship, Life partner); `goals` lists completed and disabled goals."
     ),
+    **ok(CharacterMind),
 )
 async def inspect_character(
     ws: str, session: str, agent: str, _key: RuntimeKey, engine: EngineDep
@@ -220,6 +235,7 @@ async def inspect_character(
 @router.get(
     "/v1/workspaces/{ws}/sessions/{session}/interactions",
     summary="A session's interactions, oldest first (readable after the session expired)",
+    **ok(InteractionList),
 )
 async def list_interactions(
     ws: str,

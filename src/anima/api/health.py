@@ -9,16 +9,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from anima.api.checked import CheckedRoute
 from anima.api.deps import StateDep
 from anima.wire.errors import error_body
+from anima.wire.schemas import UNAUTHENTICATED_ERRORS, Health, ok
 
-router = APIRouter(tags=["health"], route_class=CheckedRoute)
+router = APIRouter(tags=["health"], route_class=CheckedRoute, responses=UNAUTHENTICATED_ERRORS)
 
 
-@router.get("/healthz", summary="The process is up")
+@router.get("/healthz", summary="The process is up", **ok(Health))
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="The store is reachable and fully migrated")
+@router.get("/readyz", summary="The store is reachable and fully migrated", **ok(Health))
 async def readyz(state: StateDep) -> JSONResponse:
     ok, reason = await state.store.ready()
     if ok:

@@ -32,6 +32,8 @@ from anima.domain.feedback import DISLIKE_TYPES, Feedback
 from anima.errors import AnimaError, InvalidArgument, NotFound, PermissionDenied
 from anima.pipeline.saved_state import SessionStates
 from anima.wire.packets import status_json
+from anima.wire.schemas import SDK_ERRORS, Empty, SessionState, ok
+from anima.wire.schemas import Feedback as FeedbackShape
 
 
 class _SdkRoute(CheckedRoute):
@@ -41,7 +43,7 @@ class _SdkRoute(CheckedRoute):
         return JSONResponse(status_json(exc), status_code=exc.http_status)
 
 
-router = APIRouter(tags=["streaming"], route_class=_SdkRoute)
+router = APIRouter(tags=["streaming"], route_class=_SdkRoute, responses=SDK_ERRORS)
 
 
 def session_states(state: AppState) -> SessionStates:
@@ -68,6 +70,7 @@ def _rfc3339(when: float) -> str:
 @router.get(
     "/v1/workspaces/{ws}/sessions/{session}/state",
     summary="The session's state, opaque and sealed, to continue it later",
+    **ok(SessionState),
 )
 async def get_session_state(ws: str, session: str, request: Request) -> JSONResponse:
     async def work() -> dict[str, Any]:
@@ -162,6 +165,7 @@ async def delete_feedback(state: AppState, ws: str, name: str) -> None:
 @router.post(
     "/v1/feedback/workspaces/{ws}/sessions/{session}/interactions/{interaction}/groups/{group}/feedbacks",
     summary="Like or dislike an interaction",
+    **ok(FeedbackShape),
 )
 async def post_feedback(
     ws: str, session: str, interaction: str, group: str, request: Request
@@ -186,7 +190,7 @@ async def post_feedback(
     return await _answer(work)
 
 
-@router.delete("/v1/feedback/{name:path}", summary="Delete feedback")
+@router.delete("/v1/feedback/{name:path}", summary="Delete feedback", **ok(Empty))
 async def remove_feedback(name: str, request: Request) -> JSONResponse:
     async def work() -> dict[str, Any]:
         claims = await session_token(request)

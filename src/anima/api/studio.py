@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import APIRouter, Body, FastAPI, Request
+from fastapi import APIRouter, Body, FastAPI, Path, Request
 from pydantic import BaseModel
 from pydantic_core import PydanticCustomError
 
@@ -40,10 +40,21 @@ from anima.errors import InvalidArgument, NotFound
 from anima.pipeline.deploy import Deployer
 from anima.store import Store
 from anima.store.resources import ResourceRepo
+from anima.wire.schemas import (
+    ERRORS,
+    CharacterList,
+    CharacterResource,
+    Empty,
+    KnowledgeList,
+    Operation,
+    SceneList,
+    ok,
+)
 from anima.wire.studio import operation_json
 
 M = TypeVar("M", bound=BaseModel)
 E = TypeVar("E", CharacterItemView, CharacterView)
+F = TypeVar("F", bound=Callable[..., Any])
 
 Json = dict[str, Any]
 JsonBody = Annotated[Json, Body()]
@@ -67,6 +78,7 @@ router = APIRouter(
     tags=["studio"],
     lifespan=_deployer,
     route_class=CheckedRoute,
+    responses=ERRORS,
 )
 
 
@@ -224,13 +236,15 @@ def _character_json(character: Character, view: CharacterItemView) -> Json:
     return body
 
 
-@router.post("/characters", summary="Create a character (a draft; deploy to use it)")
+@router.post(
+    "/characters", summary="Create a character (a draft; deploy to use it)", **ok(Character)
+)
 @router.post("/characters/", include_in_schema=False)
 async def create_character(ws: str, _key: StudioKey, store: StoreDep, body: JsonBody) -> Json:
     return (await _create(CHARACTERS, store, ws, body)).to_json()
 
 
-@router.get("/characters/{c}", summary="Get a character")
+@router.get("/characters/{c}", summary="Get a character", **ok(CharacterResource))
 async def get_character(
     ws: str, c: str, _key: StudioKey, store: StoreDep, request: Request
 ) -> Json:
@@ -238,7 +252,7 @@ async def get_character(
     return _character_json(await _get_or_404(CHARACTERS, store, ws, c), view)
 
 
-@router.get("/characters", summary="List characters")
+@router.get("/characters", summary="List characters", **ok(CharacterList))
 @router.get("/characters/", include_in_schema=False)
 async def list_characters(ws: str, _key: StudioKey, store: StoreDep, request: Request) -> Json:
     view = _enum_param(CharacterView, _query(request, "view"), "view")
@@ -259,24 +273,30 @@ async def list_characters(ws: str, _key: StudioKey, store: StoreDep, request: Re
     return {"characters": out, "nextPageToken": token}
 
 
-@router.patch("/characters/{c}", summary="Update a character's draft")
+@router.patch("/characters/{c}", summary="Update a character's draft", **ok(Character))
 async def update_character(
     ws: str, c: str, _key: StudioKey, store: StoreDep, body: JsonBody, request: Request
 ) -> Json:
     return (await _update(CHARACTERS, store, ws, c, body, request)).to_json()
 
 
-@router.delete("/characters/{c}", summary="Delete a character and its deployed versions")
+@router.delete(
+    "/characters/{c}", summary="Delete a character and its deployed versions", **ok(Empty)
+)
 async def delete_character(ws: str, c: str, _key: StudioKey, store: StoreDep) -> Json:
     return await _delete(CHARACTERS, store, ws, c)
 
 
-@router.post("/characters/{c}:deploy", summary="Deploy a character (a long-running operation)")
+@router.post(
+    "/characters/{c}:deploy",
+    summary="Deploy a character (a long-running operation)",
+    **ok(Operation),
+)
 async def deploy_character(ws: str, c: str, _key: StudioKey, state: StateDep) -> Json:
     return await _deploy(CHARACTERS, state, ws, c)
 
 
-@router.get("/characters/{c}/operations/{op}", summary="Get a deploy operation")
+@router.get("/characters/{c}/operations/{op}", summary="Get a deploy operation", **ok(Operation))
 async def character_operation(ws: str, c: str, op: str, _key: StudioKey, store: StoreDep) -> Json:
     return await _operation(CHARACTERS, store, ws, c, op)
 
@@ -284,46 +304,73 @@ async def character_operation(ws: str, c: str, op: str, _key: StudioKey, store: 
 # -- scenes and common knowledge ----------------------------------------------
 
 
-def _simple_routes(c: Collection[Any], collection: str, param: str) -> None:
+def _annotate(**types: Any) -> Callable[[F], F]:
+    """Set parameter annotations of an endpoint, for FastAPI to read from its signature."""
+
+    def apply(endpoint: F) -> F:
+        endpoint.__annotations__.update(types)
+        return endpoint
+
+    return apply
+
+
+def _simple_routes(
+    c: Collection[Any], collection: str, param: str, resource: type[Any], page: type[Any]
+) -> None:
     """The same seven routes for a collection without views."""
     item = f"/{collection}/{{{param}}}"
     noun = c.kind.singular
+    # The path parameter's name differs per collection: its annotation is set here, not
+    # written in the signatures (which ``from __future__ import annotations`` makes strings).
+    typed = _annotate(rid=Annotated[str, Path(alias=param, description=f"the {noun}'s id")])
 
-    @router.post(f"/{collection}", summary=f"Create a {noun}", name=f"create_{noun}")
+    @router.post(
+        f"/{collection}", summary=f"Create a {noun}", name=f"create_{noun}", **ok(resource)
+    )
     @router.post(f"/{collection}/", include_in_schema=False)
     async def create(ws: str, _key: StudioKey, store: StoreDep, body: JsonBody) -> Json:
         return (await _create(c, store, ws, body)).to_json()  # type: ignore[no-any-return]
 
-    @router.get(item, summary=f"Get a {noun}", name=f"get_{noun}")
-    async def get(ws: str, _key: StudioKey, store: StoreDep, request: Request) -> Json:
-        found = await _get_or_404(c, store, ws, request.path_params[param])
-        return found.to_json()  # type: ignore[no-any-return]
+    @router.get(item, summary=f"Get a {noun}", name=f"get_{noun}", **ok(resource))
+    @typed
+    async def get(ws: str, rid: str, _key: StudioKey, store: StoreDep) -> Json:
+        return (await _get_or_404(c, store, ws, rid)).to_json()  # type: ignore[no-any-return]
 
-    @router.get(f"/{collection}", summary=f"List {collection}", name=f"list_{noun}")
+    @router.get(f"/{collection}", summary=f"List {collection}", name=f"list_{noun}", **ok(page))
     @router.get(f"/{collection}/", include_in_schema=False)
     async def listing(ws: str, _key: StudioKey, store: StoreDep, request: Request) -> Json:
         items, token = await _page(c, store, ws, request, {})
         return {c.list_key: [i.to_json() for i in items], "nextPageToken": token}
 
-    @router.patch(item, summary=f"Update a {noun}'s draft", name=f"update_{noun}")
+    @router.patch(item, summary=f"Update a {noun}'s draft", name=f"update_{noun}", **ok(resource))
+    @typed
     async def patch(
-        ws: str, _key: StudioKey, store: StoreDep, body: JsonBody, request: Request
+        ws: str, rid: str, _key: StudioKey, store: StoreDep, body: JsonBody, request: Request
     ) -> Json:
-        rid = request.path_params[param]
         return (await _update(c, store, ws, rid, body, request)).to_json()  # type: ignore[no-any-return]
 
-    @router.delete(item, summary=f"Delete a {noun}", name=f"delete_{noun}")
-    async def remove(ws: str, _key: StudioKey, store: StoreDep, request: Request) -> Json:
-        return await _delete(c, store, ws, request.path_params[param])
+    @router.delete(item, summary=f"Delete a {noun}", name=f"delete_{noun}", **ok(Empty))
+    @typed
+    async def remove(ws: str, rid: str, _key: StudioKey, store: StoreDep) -> Json:
+        return await _delete(c, store, ws, rid)
 
-    @router.post(item + ":deploy", summary=f"Deploy a {noun}", name=f"deploy_{noun}")
-    async def deploy(ws: str, _key: StudioKey, state: StateDep, request: Request) -> Json:
-        return await _deploy(c, state, ws, request.path_params[param])
+    @router.post(
+        item + ":deploy", summary=f"Deploy a {noun}", name=f"deploy_{noun}", **ok(Operation)
+    )
+    @typed
+    async def deploy(ws: str, rid: str, _key: StudioKey, state: StateDep) -> Json:
+        return await _deploy(c, state, ws, rid)
 
-    @router.get(item + "/operations/{op}", summary=f"Get a {noun} deploy", name=f"op_{noun}")
-    async def operation(ws: str, op: str, _key: StudioKey, store: StoreDep, r: Request) -> Json:
-        return await _operation(c, store, ws, r.path_params[param], op)
+    @router.get(
+        item + "/operations/{op}",
+        summary=f"Get a {noun} deploy",
+        name=f"op_{noun}",
+        **ok(Operation),
+    )
+    @typed
+    async def operation(ws: str, rid: str, op: str, _key: StudioKey, store: StoreDep) -> Json:
+        return await _operation(c, store, ws, rid, op)
 
 
-_simple_routes(SCENES, "scenes", "scene")
-_simple_routes(KNOWLEDGE, "common-knowledge", "knowledge")
+_simple_routes(SCENES, "scenes", "scene", Scene, SceneList)
+_simple_routes(KNOWLEDGE, "common-knowledge", "knowledge", CommonKnowledge, KnowledgeList)

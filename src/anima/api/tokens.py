@@ -36,8 +36,9 @@ from anima.errors import InvalidArgument, PermissionDenied, Unauthenticated
 from anima.settings import Settings
 from anima.store import Store
 from anima.wire.packets import inworld_status
+from anima.wire.schemas import ERRORS, Token, ok
 
-router = APIRouter(tags=["auth"], route_class=CheckedRoute)
+router = APIRouter(tags=["auth"], route_class=CheckedRoute, responses=ERRORS)
 
 _RESOURCE_RE = re.compile(r"^workspaces/([A-Za-z0-9_-]{1,128})$")
 _SIGNING_KEY_NAME = "token_signing_key"
@@ -191,7 +192,9 @@ class GenerateTokenRequest(BaseModel):
     resources: list[str] = Field(default_factory=list, max_length=16)
 
 
-@router.post("/auth/v1/tokens/token:generate", summary="Generate a streaming session token")
+@router.post(
+    "/auth/v1/tokens/token:generate", summary="Generate a streaming session token", **ok(Token)
+)
 async def generate_token(body: GenerateTokenRequest, request: Request) -> dict[str, Any]:
     state = get_state(request)
     service = token_service(state)

@@ -1,0 +1,273 @@
+"""The REST answers as OpenAPI sees them: one model per response body, and the error answers.
+
+These models only describe: the routes build their bodies with the codecs of this package
+(``wire.engine``, ``wire.studio``, the resources' ``to_json``) and name the model here with
+``ok(Model)``, so the served ``/openapi.json`` types every answer without a second
+serialisation on the request path. ``tests/api/test_openapi.py`` runs schemathesis against the
+document: a body that drifts from its model fails there.
+
+Errors: every route of the REST API answers ``{"error": google.rpc.Status}`` (``ERRORS``);
+the web SDK's routes beside its WebSocket answer the bare ``google.rpc.Status`` (``SDK_ERRORS``),
+as the SDK parses it at the root. FastAPI's 422 is never answered (a validation failure is a
+400), so it is not documented; ``default`` covers the rest of rest-api.md#errors (409, 412,
+429, 500, 503, 504).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from anima.domain.character import Character, Meta
+from anima.domain.knowledge import CommonKnowledge
+from anima.domain.scene import Scene
+
+
+class _Shape(BaseModel):
+    """An answer's shape: fields it may carry beyond these are allowed."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+class Status(_Shape):
+    """google.rpc.Status."""
+
+    code: int = Field(description="the HTTP status (REST) or gRPC code (web SDK routes)")
+    message: str
+    details: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="google.rpc.BadRequest (fieldViolations), RetryInfo or InworldStatus",
+    )
+
+
+class ErrorStatus(Status):
+    status: str = Field(description="INVALID_ARGUMENT, UNAUTHENTICATED, NOT_FOUND, ...")
+
+
+class ErrorBody(_Shape):
+    """The body of every failed REST call (rest-api.md#errors)."""
+
+    error: ErrorStatus
+
+
+def _errors(model: type[BaseModel], *, auth: bool = True) -> dict[int | str, dict[str, Any]]:
+    answers: dict[int | str, str] = {
+        400: "INVALID_ARGUMENT: a field is missing, malformed, too long or not storable text",
+        401: "UNAUTHENTICATED: no or wrong credentials",
+        403: "PERMISSION_DENIED: the key or token is for another workspace or scope",
+        404: "NOT_FOUND: no such resource",
+        413: "RESOURCE_EXHAUSTED: the request body is larger than ANIMA_MAX_BODY_BYTES",
+        "default": "any other error of rest-api.md#errors (409, 412, 429, 500, 503, 504)",
+    }
+    if not auth:
+        del answers[401], answers[403]
+    return {code: {"model": model, "description": text} for code, text in answers.items()}
+
+
+ERRORS = _errors(ErrorBody)
+# What the app answers before a route runs keeps the REST shape: an unknown path (404), a body
+# over the limit (413).
+SDK_ERRORS = {
+    **_errors(Status),
+    404: {"model": Status | ErrorBody, "description": "NOT_FOUND (the REST shape: no such path)"},
+    413: _errors(ErrorBody)[413],
+}
+UNAUTHENTICATED_ERRORS = _errors(ErrorBody, auth=False)
+
+
+def ok(model: Any, description: str = "Successful Response") -> dict[str, Any]:
+    """Route arguments documenting a 200 of ``model`` (the route still returns its dict)."""
+    return {
+        "response_model": None,
+        "responses": {200: {"model": model, "description": description}},
+    }
+
+
+# -- health and workspaces --------------------------------------------------------------------
+
+
+class Health(_Shape):
+    status: str
+
+
+class Workspace(_Shape):
+    name: str = Field(description="workspaces/{ws}")
+
+
+class Empty(_Shape):
+    """``{}``."""
+
+
+# -- Studio ----------------------------------------------------------------------------------
+
+
+class CharacterResource(Character):
+    """A Character; ``meta`` with the WITH_META view."""
+
+    with_meta: Meta | None = Field(None, alias="meta")
+
+
+class CharacterWithScenes(Character):
+    """A Character of a list; ``scenes`` with the WITH_SCENES view."""
+
+    scenes: list[Scene] | None = None
+
+
+class CharacterList(_Shape):
+    characters: list[CharacterWithScenes]
+    next_page_token: str = Field(alias="nextPageToken")
+
+
+class SceneList(_Shape):
+    scenes: list[Scene]
+    next_page_token: str = Field(alias="nextPageToken")
+
+
+class KnowledgeList(_Shape):
+    common_knowledge: list[CommonKnowledge] = Field(alias="commonKnowledge")
+    next_page_token: str = Field(alias="nextPageToken")
+
+
+class OperationError(_Shape):
+    code: int
+    message: str
+    details: list[Any] = Field(default_factory=list)
+
+
+class Operation(_Shape):
+    """google.longrunning.Operation of a deploy."""
+
+    name: str
+    metadata: dict[str, Any]
+    done: bool
+    error: OperationError | None = None
+    response: dict[str, Any] | None = Field(None, description="the deployed resource")
+
+
+# -- engine ----------------------------------------------------------------------------------
+
+
+class Emotion(_Shape):
+    behavior: str
+    strength: str
+
+
+class AvatarAssets(_Shape):
+    avatar_img: str = Field(alias="avatarImg")
+    avatar_img_original: str = Field(alias="avatarImgOriginal")
+
+
+class SessionCharacter(_Shape):
+    name: str = Field(description="workspaces/{ws}/characters/{c}")
+    character: str = Field(description="the agent id to address in sendText/sendTrigger")
+    display_name: str = Field(alias="displayName")
+    character_assets: AvatarAssets = Field(alias="characterAssets")
+
+
+class Session(_Shape):
+    name: str = Field(description="the session id, {ws}:{uuid}")
+    session_characters: list[SessionCharacter] = Field(alias="sessionCharacters")
+    loaded_scene: str = Field(alias="loadedScene")
+
+
+class Parameter(_Shape):
+    name: str
+    value: str
+
+
+class ActiveTrigger(_Shape):
+    trigger: str
+    parameters: list[Parameter]
+
+
+class RelationshipUpdate(_Shape):
+    trust: int
+    respect: int
+    familiar: int
+    flirtatious: int
+    attraction: int
+
+
+class Interaction(_Shape):
+    name: str
+    text_list: list[str] = Field(alias="textList")
+    emotion: Emotion
+    session_id: str = Field(alias="sessionId")
+    relationship_update: RelationshipUpdate = Field(alias="relationshipUpdate")
+    active_triggers: list[ActiveTrigger] = Field(alias="activeTriggers")
+
+
+class InteractionInput(_Shape):
+    """What came in: ``text`` (and ``narratedAction``), or ``trigger`` and ``parameters``."""
+
+    text: str | None = None
+    narrated_action: bool | None = Field(None, alias="narratedAction")
+    trigger: str | None = None
+    parameters: list[Parameter] | None = None
+
+
+class StoredInteraction(Interaction):
+    agent: str
+    create_time: str = Field(alias="createTime")
+    input: InteractionInput
+    narrated: list[bool]
+    cancelled: bool
+
+
+class InteractionList(_Shape):
+    interactions: list[StoredInteraction]
+
+
+class MindMood(_Shape):
+    joy: float
+    fear: float
+    trust: float
+    surprise: float
+
+
+class MindRelationship(RelationshipUpdate):
+    enabled: bool
+    label: str
+
+
+class MindGoals(_Shape):
+    completed: list[str]
+    disabled: list[str]
+
+
+class CharacterMind(_Shape):
+    mood: MindMood
+    emotion: Emotion
+    relationship: MindRelationship
+    goals: MindGoals
+
+
+# -- streaming companions --------------------------------------------------------------------
+
+
+class Token(_Shape):
+    token: str
+    type: str
+    expiration_time: str = Field(alias="expirationTime")
+    session_id: str = Field(alias="sessionId")
+
+
+class StateVersion(_Shape):
+    interaction_id: str = Field(alias="interactionId")
+
+
+class SessionState(_Shape):
+    state: str = Field(description="base64 of the sealed state")
+    creation_time: str = Field(alias="creationTime")
+    version: StateVersion | None = None
+
+
+class Feedback(_Shape):
+    name: str
+    is_like: bool = Field(alias="isLike")
+    type: list[str]
+    comment: str
