@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from pydantic import ValidationError
 
 from anima.api.auth import RuntimeKey
 from anima.api.checked import CheckedRoute
+from anima.domain.proto import invalid_argument
 from anima.errors import InvalidArgument
 from anima.pipeline.engine import Engine
 from anima.wire.engine import (
@@ -120,13 +122,18 @@ async def simple_send_text_get(
     end_user_fullname: Annotated[str | None, Query(alias="endUserFullname")] = None,
     character_name: Annotated[str | None, Query(alias="character")] = None,
 ) -> dict[str, Any]:
-    body = SimpleSendTextRequest(
-        character=character_name,
-        text=text,
-        session_id=session_id,
-        end_user_id=end_user_id,
-        end_user_fullname=end_user_fullname,
-    )
+    try:
+        body = SimpleSendTextRequest.model_validate(
+            {
+                "character": character_name,
+                "text": text,
+                "sessionId": session_id,
+                "endUserId": end_user_id,
+                "endUserFullname": end_user_fullname,
+            }
+        )
+    except ValidationError as exc:
+        raise invalid_argument(exc) from None
     return await _simple_send_text(ws, character, body, engine)
 
 

@@ -18,6 +18,20 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from anima.domain.goals_yaml import validate_goals_yaml
+from anima.domain.limits import (
+    MAX_ITEMS,
+    Example,
+    Flag,
+    Label,
+    Labels,
+    Line,
+    MaxItems,
+    Prose,
+    References,
+    ShortProse,
+    Uri,
+    Yaml,
+)
 from anima.domain.proto import Interval, ProtoEnum, invalid_argument
 from anima.domain.resource import slug
 from anima.errors import InvalidArgument
@@ -134,31 +148,33 @@ class Message(BaseModel):
 
 
 class CustomDialogStyle(Message):
-    uuid: str = ""
-    display_name: str = ""
-    is_active: bool = False
-    adjectives: list[str] = Field(default_factory=list)
-    colloquialism: str = ""
+    uuid: Label = ""
+    display_name: Label = ""
+    is_active: Flag = False
+    adjectives: Labels = Field(default_factory=list)
+    colloquialism: ShortProse = ""
 
 
 class CharacterDescription(Message):
-    given_name: str = ""
-    description: str = ""
+    given_name: Label = ""
+    description: Prose = ""
     pronoun: Annotated[Pronoun, ProtoEnum] = Pronoun.PRONOUN_UNSPECIFIED
-    nicknames: list[str] = Field(default_factory=list)
-    motivation: str = ""
-    wikipedia_uri: str = ""
-    example_dialog: str = ""
+    nicknames: Labels = Field(default_factory=list)
+    motivation: ShortProse = ""
+    wikipedia_uri: Uri = ""
+    example_dialog: Example = ""
     example_dialog_style: Annotated[ExampleDialogStyle, ProtoEnum] = (
         ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_UNSPECIFIED
     )
-    personality_adjectives: list[str] = Field(default_factory=list)
+    personality_adjectives: Labels = Field(default_factory=list)
     life_stage: Annotated[LifeStage, ProtoEnum] = LifeStage.LIFE_STAGE_UNSPECIFIED
-    hobby_or_interests: list[str] = Field(default_factory=list)
-    character_role: str = ""
-    narrative_actions_enabled: bool = False
-    custom_dialog_styles: list[CustomDialogStyle] = Field(default_factory=list)
-    flaws: str = ""
+    hobby_or_interests: Labels = Field(default_factory=list)
+    character_role: Line = ""
+    narrative_actions_enabled: Flag = False
+    custom_dialog_styles: Annotated[list[CustomDialogStyle], MaxItems(MAX_ITEMS)] = Field(
+        default_factory=list
+    )
+    flaws: ShortProse = ""
     dialog_response_length: Annotated[DialogResponseLength, ProtoEnum] = (
         DialogResponseLength.DIALOG_RESPONSE_LENGTH_UNSPECIFIED
     )
@@ -175,31 +191,31 @@ class Voice(Message):
 
     model_config = ConfigDict(extra="allow")
 
-    base_name: str = ""
-    tts_type: str = ""
-    gender: str = ""
+    base_name: Line = ""
+    tts_type: Line = ""
+    gender: Line = ""
     pitch: Finite = 0.0
     speaking_rate: Finite = 0.0
     robotic_voice_filter_level: Finite = 0.0
 
 
 class RpmAvatar(Message):
-    rpm_model_uri: str = ""
-    rpm_image_uri: str = ""
-    rpm_image_uri_portrait: str = ""
-    rpm_image_uri_posture: str = ""
+    rpm_model_uri: Uri = ""
+    rpm_image_uri: Uri = ""
+    rpm_image_uri_portrait: Uri = ""
+    rpm_image_uri_posture: Uri = ""
 
 
 class InnequinAvatar(Message):
-    avatar_background: str = ""
-    avatar_material: str = ""
-    avatar_img_uri: str = ""
+    avatar_background: Line = ""
+    avatar_material: Line = ""
+    avatar_img_uri: Uri = ""
 
 
 class CharacterAssets(Message):
     voice: Voice = Field(default_factory=Voice)
-    avatar_img: str = ""
-    avatar_img_original: str = ""
+    avatar_img: Uri = ""
+    avatar_img_original: Uri = ""
     avatar_type: Annotated[AvatarType, ProtoEnum] = AvatarType.AVATAR_TYPE_UNSPECIFIED
     avatar_display_image_source: Annotated[AvatarDisplayImageSource, ProtoEnum] = (
         AvatarDisplayImageSource.AVATAR_DISPLAY_IMAGE_SOURCE_UNSPECIFIED
@@ -232,12 +248,12 @@ class Fact(Message):
 
 
 class PersonalKnowledge(Message):
-    uuid: str = ""
+    uuid: Label = ""
     facts: Annotated[list[Fact], Field(max_length=MAX_FACTS)] = Field(default_factory=list)
 
 
 class Relationship(Message):
-    enabled: bool = False
+    enabled: Flag = False
     fluidity: Annotated[float, Interval(-1, 1)] = 0.0
 
 
@@ -264,11 +280,11 @@ class Character(Message):
     )
     initial_mood: InitialMood = Field(default_factory=InitialMood)
     personality: Personality = Field(default_factory=Personality)
-    common_knowledge: list[str] = Field(default_factory=list)
+    common_knowledge: References = Field(default_factory=list)
     social_rank: Finite = 0.0
     personal_knowledge: PersonalKnowledge = Field(default_factory=PersonalKnowledge)
     emotional_fluidity: Annotated[float, Interval(0, 1)] = 0.0
-    yaml_config: str = ""
+    yaml_config: Yaml = ""
     safety_config: dict[str, Annotated[SafetyLevel, ProtoEnum]] = Field(default_factory=dict)
     relationship: Relationship = Field(default_factory=Relationship)
     cognitive_control: Annotated[CognitiveControl, ProtoEnum] = (

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError
 
 from anima.domain.character import Message
+from anima.domain.limits import Label, Prose
 from anima.domain.proto import invalid_argument
 from anima.domain.resource import slug
 from anima.errors import InvalidArgument
@@ -22,8 +23,8 @@ class KnowledgeRecord(Message):
 
 class CommonKnowledge(Message):
     name: str = ""
-    display_name: str = ""
-    description: str = ""
+    display_name: Label = ""
+    description: Prose = ""
     knowledge_records: Annotated[list[KnowledgeRecord], Field(max_length=MAX_RECORDS)] = Field(
         default_factory=list
     )

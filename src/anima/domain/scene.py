@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator
 
 from anima.domain.character import Message
+from anima.domain.limits import Label, Prose, Reference, References
 from anima.domain.proto import invalid_argument
 from anima.domain.resource import slug
 from anima.errors import InvalidArgument
@@ -18,17 +19,17 @@ READ_ONLY_FIELDS = frozenset({"name"})
 class SceneCharacter(Message):
     """A character in the scene: ``character`` is its resource name (or bare id)."""
 
-    character: str = ""
-    display_title: str = ""
-    character_description: str = ""
+    character: Reference = ""
+    display_title: Label = ""
+    character_description: Prose = ""
 
 
 class Scene(Message):
     name: str = ""
-    display_name: str = ""
-    description: str = ""
+    display_name: Label = ""
+    description: Prose = ""
     characters: list[SceneCharacter] = Field(default_factory=list, max_length=MAX_SCENE_CHARACTERS)
-    common_knowledge: list[str] = Field(default_factory=list)
+    common_knowledge: References = Field(default_factory=list)
 
     @field_validator("characters", mode="before")
     @classmethod

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 
 from anima.domain.character import Character, deploy_problems
 from anima.domain.knowledge import CommonKnowledge
+from anima.domain.limits import STORED
 from anima.domain.operation import MAX_ATTEMPTS, Operation, OperationError
 from anima.domain.resource import ResourceKind, parse_reference
 from anima.domain.scene import Scene
@@ -157,7 +158,7 @@ class Deployer:
 
     async def _execute(self, op: Operation) -> None:
         repo = self._repo(op.kind)
-        resource = _model(op.kind).model_validate(op.snapshot)
+        resource = _model(op.kind).model_validate(op.snapshot, context=STORED)
         problems = await self._problems(op, resource)
         if problems:
             raise FailedPrecondition(

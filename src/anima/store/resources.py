@@ -36,6 +36,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
 from anima.domain.aip160 import And, Expr, Not, Restriction
+from anima.domain.limits import STORED
 from anima.domain.operation import Operation, OperationState
 from anima.domain.paging import Cursor
 from anima.domain.resource import ResourceKind, resource_name, with_suffix
@@ -157,7 +158,7 @@ class ResourceRepo(Generic[M, D]):
 
     def _load(self, workspace: str, resource_id: str, data: dict[str, Any]) -> M:
         return self._model.model_validate(
-            {**data, "name": resource_name(workspace, self.kind, resource_id)}
+            {**data, "name": resource_name(workspace, self.kind, resource_id)}, context=STORED
         )
 
     @staticmethod

@@ -4,14 +4,28 @@ Session and Interaction resources exactly as the documented clients read them.""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from anima.domain.session import Interaction, Player, Session
 
 if TYPE_CHECKING:
     from anima.pipeline.engine import CharacterMind
+
+
+# Length limits of the free text a client sends: what a name or an id can reasonably be, far
+# below what would slow a turn down (a 100 KB name took 6 s to tokenize on every turn). A longer
+# value is a 400 naming the field and its limit. ``text`` itself is limited by the engine
+# (Settings.max_text_chars).
+MAX_NAME_CHARS = 200  # player names, ids, gender, role, parameter names
+MAX_RESOURCE_CHARS = 400  # resource names: workspaces/{ws}/characters/{id}
+MAX_VALUE_CHARS = 2000  # a trigger parameter's value
+MAX_PARAMETERS = 64
+
+# Where the schema says string or bool, nothing else is taken (no 1 for true, no 5 for "5").
+Name = Annotated[StrictStr, Field(max_length=MAX_NAME_CHARS)]
+Resource = Annotated[StrictStr, Field(max_length=MAX_RESOURCE_CHARS)]
 
 
 def _both(camel: str, snake: str) -> Any:
@@ -23,10 +37,10 @@ class _Request(BaseModel):
 
 
 class EndUserConfig(_Request):
-    end_user_id: str | None = _both("endUserId", "end_user_id")
-    given_name: str | None = _both("givenName", "given_name")
-    gender: str | None = None
-    role: str | None = None
+    end_user_id: Name | None = _both("endUserId", "end_user_id")
+    given_name: Name | None = _both("givenName", "given_name")
+    gender: Name | None = None
+    role: Name | None = None
     age: int | None = Field(default=None, ge=0, le=200)
 
     @field_validator("age", mode="before")
@@ -50,11 +64,11 @@ class EndUserConfig(_Request):
 
 
 class SimpleSendTextRequest(_Request):
-    character: str | None = None
-    text: str | None = None
-    session_id: str | None = _both("sessionId", "session_id")
-    end_user_id: str | None = _both("endUserId", "end_user_id")
-    end_user_fullname: str | None = _both("endUserFullname", "end_user_fullname")
+    character: Resource | None = None
+    text: StrictStr | None = None
+    session_id: Name | None = _both("sessionId", "session_id")
+    end_user_id: Name | None = _both("endUserId", "end_user_id")
+    end_user_fullname: Name | None = _both("endUserFullname", "end_user_fullname")
 
     def to_player(self) -> Player:
         return Player(
@@ -65,36 +79,29 @@ class SimpleSendTextRequest(_Request):
 
 
 class OpenSessionRequest(_Request):
-    name: str | None = None
+    name: Resource | None = None
     user: EndUserConfig | None = None
 
 
 class SendTextRequest(_Request):
-    name: str | None = None
-    text: str | None = None
+    name: Resource | None = None
+    text: StrictStr | None = None
 
 
 class TriggerParameter(_Request):
-    name: str
-    value: str = ""
-
-    @field_validator("value", mode="before")
-    @classmethod
-    def _stringify(cls, value: Any) -> Any:
-        if isinstance(value, int | float | bool):
-            return str(value).lower() if isinstance(value, bool) else str(value)
-        return value
+    name: Name
+    value: Annotated[StrictStr, Field(max_length=MAX_VALUE_CHARS)] = ""
 
 
 class TriggerEvent(_Request):
-    trigger: str | None = None
-    parameters: list[TriggerParameter] = Field(default_factory=list)
+    trigger: Resource | None = None
+    parameters: list[TriggerParameter] = Field(default_factory=list, max_length=MAX_PARAMETERS)
 
 
 class SendTriggerRequest(_Request):
-    name: str | None = None
+    name: Resource | None = None
     trigger_event: TriggerEvent | None = _both("triggerEvent", "trigger_event")
-    end_user_id: str | None = _both("endUserId", "end_user_id")
+    end_user_id: Name | None = _both("endUserId", "end_user_id")
 
 
 # -- responses ------------------------------------------------------------------

@@ -18,6 +18,7 @@ from google.protobuf import json_format
 from anima.domain import inputs as di
 from anima.errors import InvalidArgument
 from anima.wire import text
+from anima.wire.engine import MAX_NAME_CHARS, MAX_PARAMETERS, MAX_VALUE_CHARS
 from anima.wire.pb.ai.inworld.engine.configuration import configuration_pb2 as cfg
 from anima.wire.pb.ai.inworld.packets import packets_pb2 as pb
 
@@ -59,6 +60,13 @@ def decode(packet: pb.InworldPacket) -> di.ClientInput:
         case "text":
             return di.TextSent(packet.text.text, target, ids)
         case "custom":
+            if len(packet.custom.parameters) > MAX_PARAMETERS:
+                raise InvalidArgument(
+                    f"at most {MAX_PARAMETERS} parameters are allowed", field="custom.parameters"
+                )
+            for p in packet.custom.parameters:
+                _limit(p.name, MAX_NAME_CHARS, "custom.parameters.name")
+                _limit(p.value, MAX_VALUE_CHARS, "custom.parameters.value")
             params = tuple((p.name, p.value) for p in packet.custom.parameters)
             return di.TriggerSent(packet.custom.name, params, target, ids)
         case "action" if packet.action.HasField("narrated_action"):
@@ -186,7 +194,26 @@ def _capabilities(message: cfg.CapabilitiesConfiguration) -> di.Capabilities:
 
 def _user(message: cfg.UserConfiguration) -> di.UserInfo:
     fields = message.user_settings.player_profile.fields
+    _limit(message.id, MAX_NAME_CHARS, "userConfiguration.id")
+    _limit(message.name, MAX_NAME_CHARS, "userConfiguration.name")
+    if len(fields) > MAX_PARAMETERS:
+        raise InvalidArgument(
+            f"userConfiguration has {len(fields)} profile fields; at most {MAX_PARAMETERS} are "
+            "allowed",
+            field="userConfiguration.userSettings.playerProfile.fields",
+        )
+    for f in fields:
+        _limit(f.field_id, MAX_NAME_CHARS, "playerProfile.fields.fieldId")
+        _limit(f.field_value, MAX_VALUE_CHARS, "playerProfile.fields.fieldValue")
     return di.UserInfo(message.id, message.name, tuple((f.field_id, f.field_value) for f in fields))
+
+
+def _limit(value: str, limit: int, field: str) -> None:
+    """The length limits of the REST face (wire/engine.py), on what the streaming faces send."""
+    if len(value) > limit:
+        raise InvalidArgument(
+            f"{field} is {len(value)} characters; at most {limit} are allowed", field=field
+        )
 
 
 def _client(message: cfg.ClientConfiguration) -> di.ClientInfo:
