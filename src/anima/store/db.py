@@ -1,19 +1,28 @@
-"""The store: one async engine, migrations on open, repositories on top."""
+"""The store: one async engine, migrations on open, repositories on top.
+
+Every database round trip runs to completion once it has started, even when the task that
+asked for it is cancelled meanwhile (a client that went away cancels its turn): the
+cancellation is delivered right after the round trip, and the unit of work then rolls back.
+Cancelling the driver mid-statement instead makes SQLAlchemy invalidate the connection; on
+SQLite that closed a connection whose ``UPDATE ... RETURNING`` cursor was still referenced
+from the cancellation's traceback, and SQLite kept that zombie connection's write transaction
+(and the database's write lock) open until the cursor was garbage-collected.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event, text
+from sqlalchemy import event, text, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
@@ -32,9 +41,11 @@ from anima.store.nonces import NonceRepo
 from anima.store.operations import OperationRepo
 from anima.store.sealing import SecretSealer
 from anima.store.sessions import RelationshipRepo, SessionRepo
+from anima.store.tables import ServerValueRow
 from anima.store.values import ServerValueRepo
 
 log = logging.getLogger("anima.store")
+T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 0x616E696D61  # "anima": one migrator at a time across workers
@@ -76,6 +87,55 @@ def _current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
+READY_SECONDS = 2.0  # /readyz: how long the write probe may wait for the database
+SQLITE_BUSY_MS = 30_000
+
+
+async def to_completion(work: Awaitable[T]) -> T:
+    """Await ``work`` in a task of its own. If the caller is cancelled meanwhile, the work
+    still runs to its end and the cancellation is re-raised after it (its result or error is
+    then dropped: the caller asked to stop)."""
+    task = asyncio.ensure_future(work)
+    cancelled: asyncio.CancelledError | None = None
+    while not task.done():
+        try:
+            await asyncio.wait((task,))
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+    if cancelled is not None:
+        if not task.cancelled():
+            task.exception()  # retrieved: the caller's cancellation wins
+        raise cancelled
+    return task.result()
+
+
+class UnitOfWork(AsyncSession):
+    """An ``AsyncSession`` whose round trips always complete once started (``to_completion``).
+
+    ``scalar`` and ``scalars`` go through ``execute``."""
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return await to_completion(super().execute(*args, **kwargs))
+
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
+        return await to_completion(super().get(*args, **kwargs))
+
+    async def flush(self, *args: Any, **kwargs: Any) -> None:
+        await to_completion(super().flush(*args, **kwargs))
+
+    async def delete(self, instance: object) -> None:
+        await to_completion(super().delete(instance))
+
+    async def commit(self) -> None:
+        await to_completion(super().commit())
+
+    async def rollback(self) -> None:
+        await to_completion(super().rollback())
+
+    async def close(self) -> None:
+        await to_completion(super().close())
+
+
 class Store:
     """Owns the database engine. Build with ``await Store.open(settings)``."""
 
@@ -83,7 +143,7 @@ class Store:
         self.engine = engine
         self.settings = settings
         self.dialect = engine.dialect.name
-        self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+        self.sessionmaker = async_sessionmaker(engine, class_=UnitOfWork, expire_on_commit=False)
         self.keys = KeyRepo(self)
         self.sealer = SecretSealer(self)
         self.nonces = NonceRepo(self)
@@ -149,23 +209,54 @@ class Store:
         async with self.engine.connect() as conn:
             return await conn.run_sync(_current_revision)
 
-    async def ready(self) -> tuple[bool, str]:
-        """Is the database reachable and fully migrated? Returns (ok, reason)."""
+    async def ready(self, within: float = READY_SECONDS) -> tuple[bool, str]:
+        """Can the store be used right now: reachable, fully migrated, and writable (a real
+        write, rolled back, that must get a connection and the write lock within ``within``
+        seconds)? Returns (ok, reason)."""
         try:
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(within):
                 current = await self.revision()
-        except (SQLAlchemyError, OSError, TimeoutError) as exc:
-            return False, f"database unreachable: {type(exc).__name__}"
+                await self._write_probe(lock_ms=max(1, int(within * 500)))
+        except TimeoutError:
+            return False, f"database cannot write: no connection or lock within {within:g} s"
+        except (SQLAlchemyError, OSError) as exc:
+            return False, f"database cannot write: {type(exc).__name__}: {exc}".split("\n")[0]
         head = head_revision()
         if current != head:
             return False, f"database at revision {current}, code expects {head}"
         return True, "ok"
 
+    async def _write_probe(self, lock_ms: int) -> None:
+        """An UPDATE that matches nothing still takes the write lock; then roll back. The
+        database gives up waiting for the lock after ``lock_ms`` (before the caller does)."""
+        probe = update(ServerValueRow).where(ServerValueRow.name == "").values(created_at=0.0)
+        wait_ms = lock_ms
+        async with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                await conn.exec_driver_sql(f"PRAGMA busy_timeout={wait_ms}")
+            try:
+                if self.dialect == "postgresql":
+                    await conn.exec_driver_sql(f"SET LOCAL lock_timeout = {wait_ms}")
+                await conn.execute(probe)
+            finally:
+                await conn.rollback()
+                if self.dialect == "sqlite":
+                    await conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A unit of work: commits on success, rolls back on error."""
-        async with self.sessionmaker() as session, session.begin():
+        """A unit of work: commits on success, rolls back on error or cancellation. Its round
+        trips, the commit, the rollback and the return of the connection to the pool all run
+        to completion even when the caller is cancelled (see the module docstring)."""
+        session = self.sessionmaker()
+        try:
             yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+        finally:
+            await session.close()
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -198,5 +289,5 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cursor.close()
