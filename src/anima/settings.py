@@ -84,7 +84,8 @@ class Settings(BaseSettings):
     )
     llm_model: str = Field(
         "smollm2-135m-instruct",
-        description="Bundled model of the embedded backend: smollm2-135m-instruct | gemma3-270m "
+        description="Bundled model of the embedded backend: smollm2-135m-instruct | "
+        "qwen2.5-0.5b-instruct | gemma3-270m "
         "(ignored when llm_model_path is set).",
     )
     llm_model_path: Path | None = Field(None, description="GGUF file for the embedded backend.")
@@ -93,7 +94,14 @@ class Settings(BaseSettings):
     llm_context_tokens: int = Field(4096, ge=256)
     llm_threads: int | None = Field(None, ge=1)
     llm_max_tokens: int = Field(160, ge=1)
-    llm_temperature: float = Field(0.7, ge=0.0, le=2.0)
+    llm_temperature: float | None = Field(
+        None, ge=0.0, le=2.0, description="Sampling temperature; default: the model's tuned value."
+    )
+    llm_top_p: float | None = Field(None, gt=0.0, le=1.0, description="Nucleus sampling cut-off.")
+    llm_min_p: float | None = Field(None, ge=0.0, lt=1.0, description="Min-p sampling cut-off.")
+    llm_repeat_penalty: float | None = Field(
+        None, ge=1.0, le=2.0, description="Penalty on repeated tokens (1 = none)."
+    )
     llm_timeout_seconds: float = Field(60.0, gt=0)
     llm_seed: int | None = None
     openai_base_url: str = "http://127.0.0.1:8080/v1"

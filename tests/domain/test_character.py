@@ -93,6 +93,7 @@ FULL_CHARACTER: dict[str, Any] = {
     },
     "relationship": {"enabled": True, "fluidity": -0.5},
     "cognitiveControl": "COGNITIVE_CONTROL_STRICT",
+    "fourthWall": "FOURTH_WALL_CONTAINMENT_DISABLED",
 }
 
 
@@ -321,3 +322,27 @@ def test_patch_mask_ignores_read_only_and_refuses_unknown_paths() -> None:
     assert apply_update(_current(), patch, "name,meta", READ_ONLY_FIELDS) == _current()
     with pytest.raises(InvalidArgument, match=r"unknown field path 'personality\.mood'"):
         apply_update(_current(), patch, "personality.mood", READ_ONLY_FIELDS)
+
+
+@pytest.mark.parametrize(
+    "length",
+    [
+        "DIALOG_RESPONSE_LENGTH_VERY_SHORT",
+        "DIALOG_RESPONSE_LENGTH_SHORT",
+        "DIALOG_RESPONSE_LENGTH_MEDIUM",
+        "DIALOG_RESPONSE_LENGTH_LONG",
+        "DIALOG_RESPONSE_LENGTH_VERY_LONG",
+    ],
+)
+def test_the_platforms_five_response_lengths_are_accepted(length: str) -> None:
+    c = parse_character({"defaultCharacterDescription": {"dialogResponseLength": length}})
+    assert c.to_json()["defaultCharacterDescription"]["dialogResponseLength"] == length
+
+
+def test_fourth_wall_containment_is_on_unless_switched_off() -> None:
+    assert parse_character({}).fourth_wall_contained
+    on = parse_character({"fourthWall": "FOURTH_WALL_CONTAINMENT_ENABLED"})
+    assert on.fourth_wall_contained
+    off = parse_character({"fourthWall": "FOURTH_WALL_CONTAINMENT_DISABLED"})
+    assert not off.fourth_wall_contained
+    assert off.to_json()["fourthWall"] == "FOURTH_WALL_CONTAINMENT_DISABLED"

@@ -135,23 +135,28 @@ def test_every_character_field_reaches_the_persona() -> None:
     system = build_prompt(PromptInput(character=character(), player=ANN, text="Hi")).system
     for expected in [
         "You are Axeon the Enchanted, the blacksmith of Axeon the Enchanted's village.",
-        "Axeon the Enchanted is elderly and uses the pronouns he/him.",
+        "Axeon the Enchanted: elderly, pronouns he/him.",
         "A fearless warrior who greets Ann at the forge.",
-        "Motivation: Likes to fight against dragons.",
-        "Flaws: Stubborn and proud.",
+        "Axeon the Enchanted's motivation: likes to fight against dragons.",
+        "Axeon the Enchanted's flaws: stubborn and proud.",
         "brave, grumpy",
         "very negative",  # positive -60
         "peaceful",  # 30
         "introverted",  # extravert -25
-        "Hobbies and interests: fishing, old songs.",
-        "Way of talking: short, direct and to the point.",
-        "Ann: Hello!\nAxeon the Enchanted: Hmph. What do you want?",
-        "Answer in one short sentence.",
+        "Axeon the Enchanted likes fishing and old songs.",
+        "talks in a way that is short, direct and to the point.",
+        "Answer in one or two short sentences.",
         "*smiles*",
-        "You are talking with Ann (female; 31 years old; a traveller).",
+        "You are talking to Ann (female; 31 years old; a traveller).",
+        "Stay in the story",
     ]:
         assert expected in system, expected
-    assert "open" not in system.split("Personality:")[1].split("\n")[0]  # |5| < 20 says nothing
+    assert " open" not in system.split("Axeon the Enchanted is ")[1].split("\n")[0]  # |5| < 20
+    prompt = build_prompt(PromptInput(character=character(), player=ANN, text="Hi"))
+    assert [(m.role, m.text) for m in prompt.examples] == [
+        ("user", "Hello!"),
+        ("assistant", "Hmph. What do you want?"),
+    ]
     assert "{player}" not in system
     assert "{character}" not in system
 
@@ -169,7 +174,7 @@ def test_response_length_sets_the_budget_and_the_cap_wins() -> None:
             character=character(dialogResponseLength="DIALOG_RESPONSE_LENGTH_LONG"), text="Hi"
         )
     )
-    assert (short.max_sentences, long.max_sentences) == (1, 7)
+    assert (short.max_sentences, long.max_sentences) == (2, 7)
     assert short.max_tokens < long.max_tokens
     capped = build_prompt(
         PromptInput(
@@ -186,7 +191,7 @@ def test_narrated_actions_off_says_so() -> None:
         PromptInput(character=character(narrativeActionsEnabled=False), text="Hi")
     )
     assert not prompt.narrated_actions
-    assert "do not describe actions" in prompt.system
+    assert "Do not describe actions." in prompt.system
 
 
 def test_persona_is_stable_and_per_turn_parts_go_to_the_note() -> None:
@@ -203,8 +208,8 @@ def test_persona_is_stable_and_per_turn_parts_go_to_the_note() -> None:
     )
     assert one.system == two.system
     assert one.note == ""
-    assert "You feel angry." in two.note
-    assert "The game tells you: It starts to rain." in two.note
+    assert "Mood: You feel angry." in two.note
+    assert "What just happened: It starts to rain." in two.note
 
 
 def test_history_drops_oldest_lines_in_blocks() -> None:
@@ -230,7 +235,8 @@ def test_roles_alternate_for_chat_templates() -> None:
     )
     messages = chat_messages(prompt)
     roles = [m["role"] for m in messages]
-    assert roles == ["system", "user", "assistant", "user"]
+    # the example dialog's turns, then the history
+    assert roles == ["system", "user", "assistant", "user", "assistant", "user"]
     assert messages[-1]["content"] == "Mira: He always says that.\nHey"
     assert transcript(prompt).endswith(
         "Ann: Good morning!\nAxeon the Enchanted: Morning. Need a blade?\n"

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import pytest
 
+from anima.domain.character import Character
 from anima.pipeline.guards import (
-    FALLBACK_LINES,
     LabelFinder,
+    Problem,
+    ReplyCheck,
     ReplyFilter,
     clean,
     collapse_repetition,
-    fallback_line,
+    deflection,
+    echoes,
+    gibberish,
+    is_fallback,
     is_repeat,
+    parrots,
 )
 from anima.pipeline.sentences import Segment
 
@@ -116,8 +122,156 @@ def test_nothing_usable_gives_no_segments() -> None:
     assert segments == []
 
 
-def test_fallback_line_is_stable_and_in_the_list() -> None:
-    line = fallback_line("Ann", "hello")
-    assert line == fallback_line("Ann", "hello")
-    assert line in {f.replace("{player}", "Ann") for f in FALLBACK_LINES}
-    assert "{player}" not in fallback_line("Ann", "x")
+CHECK = ReplyCheck(
+    character_name="Mara",
+    player_name="Rowan",
+    player_line="Are you an AI?",
+    instructions=("Mood: You feel calm. Speak in an even, natural tone.",),
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("I am an AI.", Problem.AI_ADMISSION),
+        ("As a language model, I cannot feel.", Problem.AI_ADMISSION),
+        ("Mara, an AI.", Problem.AI_ADMISSION),
+        ("I'm just a computer program.", Problem.AI_ADMISSION),
+        ("Yes, I am.", Problem.AI_ADMISSION),
+        ("Let's stay in character.", Problem.AI_ADMISSION),
+        ("How can I help you today?", Problem.ASSISTANT_TALK),
+        ("I can't assist with that.", Problem.ASSISTANT_TALK),
+        ("Here's a Python function to add two numbers:", Problem.ASSISTANT_TALK),
+        ("def add(a, b): return a + b", Problem.ASSISTANT_TALK),
+        ("I'm happy to help!", Problem.ASSISTANT_TALK),
+        ("I feel calm, speaking in an even, natural tone.", Problem.NOTE_PARROT),
+        ("Are you an AI?", Problem.AI_ADMISSION),
+        ("I'm Rowan.", Problem.IDENTITY),
+        ("You are Mara!", Problem.IDENTITY),
+        ("Hello, Mara.", Problem.IDENTITY),
+        ("Youve been told to be careful.", Problem.GIBBERISH),
+        ("$$ %% ## !! ?? ...", Problem.GIBBERISH),
+    ],
+)
+def test_checks_catch_what_breaks_the_character(text: str, problem: Problem) -> None:
+    assert CHECK.problem(text, first=True) is problem
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No, I'm not an AI. I'm Mara, and I run this inn.",
+        "What a strange question, Rowan.",
+        "I feel calm today.",
+        "The bread is fresh, help yourself.",
+        "I'm not a machine, I'm a baker!",
+        "You've been told to be careful.",
+        "Hello, Rowan!",
+    ],
+)
+def test_checks_pass_what_a_character_would_say(text: str) -> None:
+    assert CHECK.problem(text, first=True) is None
+
+
+def test_fourth_wall_containment_can_be_switched_off() -> None:
+    robot = ReplyCheck(character_name="Unit 7", player_name="Ann", fourth_wall=False)
+    assert robot.problem("I am an AI, built to serve.", first=True) is None
+    assert robot.problem("How can I help you today?", first=True) is Problem.ASSISTANT_TALK
+
+
+def test_an_echo_of_the_players_line_is_caught() -> None:
+    assert echoes("Where is the old mill?", "Where is the old mill?")
+    assert echoes(
+        "You ask: where is the old mill by the river?", "where is the old mill by the river"
+    )
+    assert not echoes("The old mill? Past the bridge.", "Where is the old mill?")
+    assert not echoes("Hi!", "Hi!")  # too short to tell
+
+
+def test_parroting_needs_a_run_of_four_words() -> None:
+    assert parrots("well, speak in an even tone", ["Speak in an even, natural tone."])
+    assert not parrots("I speak evenly", ["Speak in an even, natural tone."])
+
+
+def test_gibberish() -> None:
+    assert gibberish("Im sure Youve seen it.")
+    assert not gibberish("I'm sure you've seen it.")
+
+
+def test_asked_for_their_name_the_pronouns_are_turned_round() -> None:
+    check = ReplyCheck(character_name="Mara", player_name="Rowan", player_line="What's my name?")
+    assert check.mirror("Yes, my name is Rowan.") == "Yes, your name is Rowan."
+    assert check.problem("Mara.", first=True) is Problem.IDENTITY
+    assert check.problem("Your name is Rowan.", first=True) is None
+
+
+def test_a_rejected_first_sentence_rejects_the_reply() -> None:
+    f = ReplyFilter(
+        character_name="Mara",
+        player_name="Rowan",
+        narrated_actions=False,
+        max_sentences=3,
+        check=CHECK,
+    )
+    assert f.feed("I am an AI. I have no body. ") == []
+    assert f.rejected is Problem.AI_ADMISSION
+    assert f.done
+
+
+def test_a_bad_later_sentence_ends_the_reply_before_it() -> None:
+    f = ReplyFilter(
+        character_name="Mara",
+        player_name="Rowan",
+        narrated_actions=False,
+        max_sentences=3,
+        check=CHECK,
+    )
+    out = f.feed("No, I'm Mara. How can I help you today? ") + f.close()
+    assert [s.text for s in out] == ["No, I'm Mara."]
+    assert f.rejected is None
+    assert f.problems == [Problem.ASSISTANT_TALK]
+
+
+def test_asides_are_not_speech() -> None:
+    assert clean("(The other person) Hello.") == "Hello."
+    assert clean("[Mood: calm] Hello.") == "Hello."
+    assert clean("[Reply in a warm way") == ""
+
+
+MARA = Character.model_validate(
+    {
+        "defaultCharacterDescription": {
+            "givenName": "Mara",
+            "characterRole": "innkeeper",
+            "hobbyOrInterests": ["baking", "river gossip"],
+            "exampleDialogStyle": "EXAMPLE_DIALOG_STYLE_BUBBLY",
+        }
+    }
+)
+
+
+def test_deflection_speaks_in_the_characters_voice_and_is_recognised() -> None:
+    line = deflection(MARA, "Rowan", "hello")
+    assert line == deflection(MARA, "Rowan", "hello")
+    assert "{" not in line
+    assert line.startswith(("Oh!", "Ooh,"))
+    assert is_fallback(line)
+    assert not is_fallback("Welcome to the inn, Rowan!")
+
+
+def test_deflection_is_never_the_same_line_twice_in_a_row() -> None:
+    seen: list[str] = []
+    for i in range(20):
+        line = deflection(MARA, "Rowan", f"line {i % 2}", seen[-1:])
+        assert not seen or line != seen[-1]
+        seen.append(line)
+    assert len(set(seen)) >= 2
+    varied = {deflection(MARA, "Rowan", f"line {i}") for i in range(20)}
+    assert len(varied) > 5
+
+
+def test_deflection_without_interests_or_role() -> None:
+    line = deflection(Character(), "Ann", "x")
+    assert line
+    assert "{" not in line
+    assert is_fallback(line)

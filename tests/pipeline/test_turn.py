@@ -24,6 +24,7 @@ from anima.domain.prompt import Line, Speaker
 from anima.domain.session import Interaction, Player
 from anima.errors import BackendError
 from anima.pipeline import turn as turn_module
+from anima.pipeline.guards import is_fallback
 from anima.pipeline.turn import (
     Reply as TurnReply,
 )
@@ -127,13 +128,50 @@ async def test_speaking_for_the_player_stops_generation() -> None:
     assert llm.chunks_sent < 8  # the stream was closed, not read to its end
 
 
-async def test_nothing_usable_falls_back_to_a_short_line() -> None:
+async def test_nothing_usable_is_repaired_once_then_deflected_in_character() -> None:
     llm = ScriptedLLM(["<|im_end|>"])
     events = await collect(context(llm), TurnRequest("i", text="Hello"))
     utterances = [e for e in events if isinstance(e, Utterance)]
+    assert len(llm.prompts) == 2  # the reply, then one repair
     assert len(utterances) == 1
-    assert utterances[0].text
+    assert utterances[0].fallback
+    assert is_fallback(utterances[0].text)
     assert isinstance(events[-1], InteractionEnd)
+
+
+async def test_a_bad_first_reply_is_generated_again_with_a_hint_and_another_seed() -> None:
+    llm = ScriptedLLM(["I am an AI language model. How can I help?", "Hmph. I am Axeon, smith."])
+    events = await collect(context(llm), TurnRequest("i", text="Are you an AI?"))
+    said = [e.text for e in events if isinstance(e, Utterance)]
+    assert said == ["Hmph.", "I am Axeon, smith."]  # nothing of the first reply was sent
+    first, second = llm.prompts
+    assert (first.attempt, second.attempt) == (0, 1)
+    assert "Stay in the story." in second.note
+    assert "Stay in the story." not in first.note
+    assert not any(e.fallback for e in events if isinstance(e, Utterance))
+
+
+async def test_a_repair_that_fails_too_deflects_never_twice_the_same() -> None:
+    llm = ScriptedLLM(["How can I help you today?"])
+    history: tuple[Line, ...] = ()
+    said: list[str] = []
+    for i in range(4):
+        events = await collect(context(llm), TurnRequest(str(i), text="Hi", history=history))
+        (u,) = [e for e in events if isinstance(e, Utterance)]
+        assert u.fallback
+        assert not said or u.text != said[-1]
+        said.append(u.text)
+        history += (Line(Speaker.PLAYER, "Hi"), Line(Speaker.CHARACTER, u.text, fallback=True))
+    # deflections are never fed back to the model
+    assert all(m.text == "Hi" for m in llm.prompts[-1].messages)
+
+
+async def test_an_echo_of_the_player_is_a_failed_reply() -> None:
+    llm = ScriptedLLM(["Where is the old mill?", "Past the bridge, by the willows."])
+    events = await collect(context(llm), TurnRequest("i", text="Where is the old mill?"))
+    assert [e.text for e in events if isinstance(e, Utterance)] == [
+        "Past the bridge, by the willows."
+    ]
 
 
 async def test_reply_hook_sees_the_fallback() -> None:
@@ -222,7 +260,7 @@ async def test_turn_started_by_an_event_without_text() -> None:
     assert isinstance(events[0], Utterance)
     assert events[0].text == "A dragon!"
     prompt = llm.prompts[0]
-    assert "The game tells you: A dragon lands." in prompt.note
+    assert "What just happened: A dragon lands." in prompt.note
     assert "Warn Ann." in prompt.note
 
 
@@ -259,3 +297,47 @@ def test_history_lines_from_stored_interactions() -> None:
         ].text
         == "b"
     )
+
+
+def test_a_deflection_stays_in_the_history_marked_so_the_prompt_leaves_it_out() -> None:
+    stored = Interaction(
+        id="i",
+        session_id="s",
+        agent_id="a",
+        seq=1,
+        created_at=0.0,
+        input_kind="text",
+        input_text="Are you an AI?",
+        texts=("Hmph. Ask me about fishing.",),
+        narrated=(False,),
+        fallback=True,
+    )
+    (player, character) = history_lines([stored])
+    assert not player.fallback
+    assert character.fallback
+
+
+@pytest.mark.parametrize("newest", [31, 32, 40, 47, 48, 62, 63, 100])
+def test_the_history_window_starts_on_a_block_and_holds_enough(newest: int) -> None:
+    from anima.pipeline.engine import HISTORY_BLOCK, HISTORY_INTERACTIONS, history_window
+
+    def it(seq: int) -> Interaction:
+        return Interaction(
+            id=str(seq),
+            session_id="s",
+            agent_id="a",
+            seq=seq,
+            created_at=0.0,
+            input_kind="text",
+            input_text="x",
+        )
+
+    loaded = [it(s) for s in range(max(0, newest - 47), newest + 1)]
+    kept = history_window(loaded)
+    assert kept[-1].seq == newest
+    assert len(kept) >= min(len(loaded), HISTORY_INTERACTIONS)
+    if len(kept) < len(loaded):
+        assert kept[0].seq % HISTORY_BLOCK == 0
+    # the next turn keeps the same oldest interaction unless a block boundary is crossed
+    after = history_window([*loaded, it(newest + 1)][-48:])
+    assert after[0].seq in (kept[0].seq, kept[0].seq + HISTORY_BLOCK)

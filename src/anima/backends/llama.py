@@ -26,7 +26,7 @@ import llama_cpp
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from anima.backends import models
-from anima.backends.llm import LLMBase, PromptFormat, Usage
+from anima.backends.llm import LLMBase, PromptFormat, Sampling, Usage
 from anima.backends.render import chat_messages, transcript
 from anima.domain.prompt import Prompt
 from anima.errors import BackendError, InvalidArgument
@@ -47,7 +47,7 @@ class LlamaLLM(LLMBase):
         prompt_format: PromptFormat | None = None,
         context_tokens: int = 4096,
         threads: int | None = None,
-        temperature: float = 0.7,
+        sampling: Sampling | None = None,
         seed: int | None = None,
         timeout_s: float = 60.0,
     ) -> None:
@@ -65,8 +65,7 @@ class LlamaLLM(LLMBase):
                 f"llama.cpp could not load {model_path}: {exc}", retryable=False
             ) from exc
         self.model_path = model_path
-        self.temperature = temperature
-        self.repeat_penalty = 1.1  # tiny models loop without it
+        self.sampling = sampling or Sampling()
         self.seed = seed
         self._formatter = self._chat_formatter()
         if prompt_format is None:
@@ -94,6 +93,15 @@ class LlamaLLM(LLMBase):
                 path,
                 models.sha256_of(path),
             )
+        bundled = (
+            models.BUNDLED.get(settings.llm_model) if settings.llm_model_path is None else None
+        )
+        sampling = (bundled.sampling if bundled is not None else Sampling()).with_overrides(
+            settings.llm_temperature,
+            settings.llm_top_p,
+            settings.llm_min_p,
+            settings.llm_repeat_penalty,
+        )
         fmt: PromptFormat | None
         if settings.llm_prompt_format != "auto":
             fmt = settings.llm_prompt_format
@@ -104,10 +112,14 @@ class LlamaLLM(LLMBase):
             prompt_format=fmt,
             context_tokens=settings.llm_context_tokens,
             threads=settings.llm_threads,
-            temperature=settings.llm_temperature,
+            sampling=sampling,
             seed=settings.llm_seed,
             timeout_s=settings.llm_timeout_seconds,
         )
+
+    @property
+    def temperature(self) -> float:
+        return self.sampling.temperature
 
     def _chat_formatter(self) -> Jinja2ChatFormatter | None:
         template = self._llama.metadata.get("tokenizer.chat_template")
@@ -188,12 +200,14 @@ class LlamaLLM(LLMBase):
 
             kwargs: dict[str, Any] = {}
             if self.seed is not None:
-                kwargs["seed"] = self.seed
+                kwargs["seed"] = self.seed + prompt.attempt  # a repair draws other tokens
             chunks = self._llama.create_completion(
                 tokens,
                 max_tokens=min(prompt.max_tokens, budget),
-                temperature=self.temperature,
-                repeat_penalty=self.repeat_penalty,
+                temperature=self.sampling.temperature,
+                top_p=self.sampling.top_p,
+                min_p=self.sampling.min_p,
+                repeat_penalty=self.sampling.repeat_penalty,
                 stop=stops,
                 stream=True,
                 stopping_criteria=llama_cpp.StoppingCriteriaList([should_stop]),

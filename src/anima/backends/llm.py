@@ -35,6 +35,31 @@ PromptFormat = Literal["chat", "completion"]
 
 
 @dataclass(frozen=True, slots=True)
+class Sampling:
+    """How tokens are drawn. Each bundled model has values chosen by the dialogue evaluation
+    (backends/models.py); ``ANIMA_LLM_TEMPERATURE`` and its siblings override them."""
+
+    temperature: float = 0.7
+    top_p: float = 0.95
+    min_p: float = 0.05
+    repeat_penalty: float = 1.1
+
+    def with_overrides(
+        self,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        min_p: float | None = None,
+        repeat_penalty: float | None = None,
+    ) -> Sampling:
+        return Sampling(
+            temperature=self.temperature if temperature is None else temperature,
+            top_p=self.top_p if top_p is None else top_p,
+            min_p=self.min_p if min_p is None else min_p,
+            repeat_penalty=self.repeat_penalty if repeat_penalty is None else repeat_penalty,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
     """What a generation cost, when the backend knows it."""
 

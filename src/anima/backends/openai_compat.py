@@ -53,6 +53,7 @@ class OpenAILLM(LLMBase):
         api: str = "chat",
         prompt_format: PromptFormat | None = None,
         temperature: float = 0.7,
+        top_p: float | None = None,
         seed: int | None = None,
         timeout_s: float = 60.0,
         retries: int = 1,
@@ -69,6 +70,7 @@ class OpenAILLM(LLMBase):
         self.base_url = base_url
         self.model = model
         self.temperature = temperature
+        self.top_p = top_p
         self.seed = seed
         self._client = openai.AsyncOpenAI(
             base_url=base_url, api_key=api_key or "not-needed", timeout=timeout_s, max_retries=0
@@ -83,13 +85,19 @@ class OpenAILLM(LLMBase):
             api_key=settings.openai_api_key,
             api=settings.openai_api,
             prompt_format=fmt,
-            temperature=settings.llm_temperature,
+            temperature=0.7 if settings.llm_temperature is None else settings.llm_temperature,
+            top_p=settings.llm_top_p,
             seed=settings.llm_seed,
             timeout_s=settings.llm_timeout_seconds,
         )
 
     async def _stream(self, prompt: Prompt) -> AsyncGenerator[str | Usage, None]:
-        seed = openai.omit if self.seed is None else self.seed
+        seed: int | openai.Omit = openai.omit
+        if self.seed is not None:
+            seed = self.seed + prompt.attempt  # a repair draws other tokens
+        elif prompt.attempt:
+            seed = prompt.attempt * 7919
+        top_p = openai.omit if self.top_p is None else self.top_p
         stop = list(prompt.stop[:4])
         try:
             if self.prompt_format == "chat":
@@ -98,6 +106,7 @@ class OpenAILLM(LLMBase):
                     messages=chat_messages(prompt),  # type: ignore[arg-type]
                     max_tokens=prompt.max_tokens,
                     temperature=self.temperature,
+                    top_p=top_p,
                     stop=stop,
                     seed=seed,
                     stream=True,
@@ -113,6 +122,7 @@ class OpenAILLM(LLMBase):
                     prompt=transcript(prompt),
                     max_tokens=prompt.max_tokens,
                     temperature=self.temperature,
+                    top_p=top_p,
                     stop=stop,
                     seed=seed,
                     stream=True,

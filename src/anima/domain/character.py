@@ -84,12 +84,24 @@ class ExampleDialogStyle(IntEnum):
 
 
 class DialogResponseLength(IntEnum):
-    """Not listed by the public schema; these values are Anima's own."""
+    """The platform's five lengths. Its numbers are not published; these are Anima's own
+    (the first four kept from earlier releases, so stored characters read the same)."""
 
     DIALOG_RESPONSE_LENGTH_UNSPECIFIED = 0
     DIALOG_RESPONSE_LENGTH_SHORT = 1
     DIALOG_RESPONSE_LENGTH_MEDIUM = 2
     DIALOG_RESPONSE_LENGTH_LONG = 3
+    DIALOG_RESPONSE_LENGTH_VERY_SHORT = 4
+    DIALOG_RESPONSE_LENGTH_VERY_LONG = 5
+
+
+class FourthWall(IntEnum):
+    """Whether the character may step out of its world (admit it is an AI, a program or part
+    of a game). Containment is on unless a character turns it off."""
+
+    FOURTH_WALL_UNSPECIFIED = 0
+    FOURTH_WALL_CONTAINMENT_ENABLED = 1
+    FOURTH_WALL_CONTAINMENT_DISABLED = 2
 
 
 class CognitiveControl(IntEnum):
@@ -290,6 +302,12 @@ class Character(Message):
     cognitive_control: Annotated[CognitiveControl, ProtoEnum] = (
         CognitiveControl.COGNITIVE_CONTROL_UNSPECIFIED
     )
+    fourth_wall: Annotated[FourthWall, ProtoEnum] = FourthWall.FOURTH_WALL_UNSPECIFIED
+
+    @property
+    def fourth_wall_contained(self) -> bool:
+        """True unless the author switched containment off."""
+        return self.fourth_wall is not FourthWall.FOURTH_WALL_CONTAINMENT_DISABLED
 
     @property
     def id(self) -> str:

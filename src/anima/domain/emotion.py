@@ -338,3 +338,11 @@ def prompt_phrase(state: EmotionState, profile: EmotionProfile) -> str:
     feeling, guidance = _PHRASES.get(behavior, _PHRASES[SpaffCode.NEUTRAL])
     adverb = "" if behavior is SpaffCode.NEUTRAL else _ADVERB.get(strength, "")
     return f"You feel {adverb}{feeling}. {guidance}"
+
+
+def prompt_mood(state: EmotionState, profile: EmotionProfile) -> str | None:
+    """The mood for this turn's note, or None when there is nothing worth saying: a calm
+    character, or one whose mood cannot move (emotional fluidity 0) and so never changes."""
+    if profile.fluidity <= 0 or express(state, profile)[0] is SpaffCode.NEUTRAL:
+        return None
+    return prompt_phrase(state, profile)

@@ -56,6 +56,7 @@ class Utterance:
     utterance_id: str
     agent_id: str
     text: str
+    fallback: bool = False  # a deflection the engine said because the model failed
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,7 @@ class Line:
     speaker: Speaker
     text: str
     name: str = ""  # who spoke, for Speaker.OTHER
+    fallback: bool = False  # a deflection the engine said for the model: never fed back
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,8 @@ class PromptInput:
     instruction: str | None = None  # a goal's instruction that steers this reply
     knowledge: tuple[str, ...] = ()  # retrieved facts
     event: str | None = None  # a one-off event the game tells the character about
+    hint: str | None = None  # a corrective hint when a first reply was rejected
+    attempt: int = 0  # 0 for the first generation of a turn, 1 for its repair
     history_token_budget: int = 1024
     max_tokens_cap: int | None = None  # the deployment's ceiling (Settings.llm_max_tokens)
 
@@ -111,6 +114,8 @@ class Prompt:
     max_sentences: int
     narrated_actions: bool
     dropped_lines: int = 0
+    examples: tuple[Message, ...] = ()  # the author's example dialog, as turns before history
+    attempt: int = 0  # backends vary the seed with it
 
 
 # -- vocabulary -----------------------------------------------------------------
@@ -158,8 +163,11 @@ _SLIDERS = (
 )
 
 _BUDGETS = {
+    DialogResponseLength.DIALOG_RESPONSE_LENGTH_VERY_SHORT: ResponseBudget(
+        24, 1, "Answer in a few words."
+    ),
     DialogResponseLength.DIALOG_RESPONSE_LENGTH_SHORT: ResponseBudget(
-        40, 1, "Answer in one short sentence."
+        48, 2, "Answer in one or two short sentences."
     ),
     DialogResponseLength.DIALOG_RESPONSE_LENGTH_UNSPECIFIED: ResponseBudget(
         90, 3, "Keep each answer brief: one to three sentences."
@@ -169,6 +177,9 @@ _BUDGETS = {
     ),
     DialogResponseLength.DIALOG_RESPONSE_LENGTH_LONG: ResponseBudget(
         220, 7, "Answer in one long paragraph of five to seven sentences."
+    ),
+    DialogResponseLength.DIALOG_RESPONSE_LENGTH_VERY_LONG: ResponseBudget(
+        400, 12, "Answer at length, in two paragraphs."
     ),
 }
 
@@ -235,57 +246,80 @@ def _sentence(text: str) -> str:
     return text if not text or text[-1] in ".!?…\"')" else text + "."
 
 
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
 def _persona(inp: PromptInput, names: _Names, budget: ResponseBudget) -> str:
+    """Who the character is, then who it talks to, then how to answer: short plain
+    sentences a small model follows, with the character's name as the subject."""
     d = inp.character.description
     name = names.character
     out: list[str] = []
 
     intro = f"You are {name}"
     if d.character_role.strip():
-        intro += f", {names.sub(d.character_role)}"
+        intro += f", {_with_article(_lower_first(names.sub(d.character_role)))}"
     out.append(intro + ".")
     about = []
     if d.life_stage in _LIFE_STAGES:
-        about.append(f"is {_LIFE_STAGES[d.life_stage]}")
+        about.append(_LIFE_STAGES[d.life_stage])
     if d.pronoun in _PRONOUNS:
-        about.append(f"uses the pronouns {_PRONOUNS[d.pronoun]}")
+        about.append(f"pronouns {_PRONOUNS[d.pronoun]}")
     if about:
-        out.append(f"{name} {' and '.join(about)}.")
+        out.append(f"{name}: {', '.join(about)}.")
     if d.description.strip():
         out.append(_sentence(names.sub(d.description)))
     if d.motivation.strip():
-        out.append(f"Motivation: {_sentence(names.sub(d.motivation))}")
+        out.append(_about(name, "motivation", names.sub(d.motivation)))
     if d.flaws.strip():
-        out.append(f"Flaws: {_sentence(names.sub(d.flaws))}")
+        out.append(_about(name, "flaws", names.sub(d.flaws)))
     traits = [a.strip() for a in d.personality_adjectives if a.strip()]
     traits += personality_words(inp.character.personality)
     if traits:
-        out.append(f"Personality: {', '.join(traits)}.")
+        out.append(f"{name} is {_join(traits)}.")
     hobbies = [h.strip() for h in d.hobby_or_interests if h.strip()]
     if hobbies:
-        out.append(f"Hobbies and interests: {', '.join(hobbies)}.")
+        out.append(f"{name} likes {_join(hobbies)}.")
     style = dialog_style(d)
     if style:
-        out.append(f"Way of talking: {style}.")
-    if d.example_dialog.strip():
-        out.append(f"Example of how {name} talks:\n{names.sub_lines(d.example_dialog)}")
+        out.append(f"{name} talks in a way that is {style}.")
+    if d.example_dialog.strip() and not example_turns(d.example_dialog, names):
+        out.append(f"How {name} talks: {names.sub(d.example_dialog)}")
 
+    out.append("")
     out.append(_player_line(inp.player, names))
     if inp.scene is not None:
         out.extend(_scene_lines(inp.scene, names))
 
-    rules = [
-        f"Stay in character as {name} and speak in the first person.",
-        f"Write only {name}'s reply; never write {names.player}'s lines.",
-        "Never mention being an AI or a language model.",
-        budget.instruction,
-    ]
+    out.append("")
+    rules = [f"Reply as {name}, in the first person.", budget.instruction]
     if d.narrative_actions_enabled:
-        rules.append("You may describe an action between asterisks, like *smiles*.")
+        rules.append("You may add an action between asterisks, like *smiles*.")
     else:
-        rules.append("Only speak: do not describe actions or use asterisks.")
-    out.append("Rules: " + " ".join(rules))
+        rules.append("Do not describe actions.")
+    if inp.character.fourth_wall_contained:
+        rules.append("Stay in the story: you are a real person living in this world.")
+    out.append(" ".join(rules))
     return "\n".join(out)
+
+
+def _about(name: str, label: str, text: str) -> str:
+    """'Charon wants him caught.' stays; 'Likes dragons' -> "Axeon's motivation: likes dragons." """
+    if text.lower().startswith(name.lower().split()[0]):
+        return _sentence(text)
+    return f"{name}'s {label}: {_sentence(_lower_first(text))}"
+
+
+def _with_article(role: str) -> str:
+    """'innkeeper' -> 'the innkeeper'; 'a smith', 'the king', 'Mara's cook' stay."""
+    if role.lower().startswith(("a ", "an ", "the ", "one ")) or "'s " in role:
+        return role
+    return f"the {role}"
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def _player_line(player: Player, names: _Names) -> str:
@@ -297,8 +331,9 @@ def _player_line(player: Player, names: _Names) -> str:
     if player.role.strip():
         facts.append(names.sub(player.role))
     facts += [f"{k}: {names.sub(v)}" for k, v in player.profile if k.strip() and v.strip()]
-    line = f"You are talking with {names.player}"
-    return line + (f" ({'; '.join(facts)})." if facts else ".")
+    line = f"You are talking to {names.player}"
+    line += f" ({'; '.join(facts)})." if facts else "."
+    return line + f" If {names.player} asks their name, it is {names.player}."
 
 
 def _scene_lines(scene: SceneInfo, names: _Names) -> list[str]:
@@ -315,19 +350,42 @@ def _scene_lines(scene: SceneInfo, names: _Names) -> list[str]:
 
 
 def _note(inp: PromptInput, names: _Names) -> str:
+    """This turn's state as context lines (never sentences in the character's voice, which a
+    small model repeats aloud); empty when nothing is worth saying."""
     parts = []
     if inp.mood and inp.mood.strip():
-        parts.append(_sentence(names.sub(inp.mood)))
+        parts.append(f"Mood: {_sentence(names.sub(inp.mood))}")
     if inp.relationship and inp.relationship.strip():
-        parts.append(_sentence(names.sub(inp.relationship)))
+        parts.append(f"Relationship: {_sentence(names.sub(inp.relationship))}")
     facts = [names.sub(k) for k in inp.knowledge if k.strip()]
     if facts:
-        parts.append("You know: " + " ".join(_sentence(f) for f in facts))
+        parts.append(f"{names.character} knows: " + " ".join(_sentence(f) for f in facts))
     if inp.event and inp.event.strip():
-        parts.append(f"The game tells you: {_sentence(names.sub(inp.event))}")
+        parts.append(f"What just happened: {_sentence(names.sub(inp.event))}")
     if inp.instruction and inp.instruction.strip():
-        parts.append(f"Instruction for this reply: {_sentence(names.sub(inp.instruction))}")
-    return " ".join(parts)
+        parts.append(f"In this reply: {_sentence(names.sub(inp.instruction))}")
+    if inp.hint and inp.hint.strip():
+        parts.append(_sentence(names.sub(inp.hint)))
+    return "\n".join(parts)
+
+
+def example_turns(example_dialog: str, names: _Names) -> tuple[Message, ...]:
+    """The author's example dialog as chat turns, when every line is ``Name: text`` and the
+    character speaks in it; ``()`` otherwise (then it stays in the persona as text)."""
+    turns: list[Message] = []
+    own = {names.character.lower(), names.character.split()[0].lower(), "{character}"}
+    for raw in names.sub_lines(example_dialog).splitlines():
+        label, sep, text = raw.partition(":")
+        if not sep or not text.strip() or len(label) > 40:
+            return ()
+        speaker = label.strip()
+        if speaker.lower() in own:
+            turns.append(Message("assistant", names.character, text.strip()))
+        else:
+            turns.append(Message("user", speaker, text.strip()))
+    if not any(t.role == "assistant" for t in turns):
+        return ()
+    return tuple(turns)
 
 
 def _to_message(line: Line, names: _Names) -> Message:
@@ -360,7 +418,8 @@ def build_prompt(inp: PromptInput) -> Prompt:
     d = inp.character.description
     names = _Names(d.name_or_default, inp.player.name)
     budget = response_budget(d.dialog_response_length, inp.max_tokens_cap)
-    kept, dropped = fit_history(inp.history, inp.history_token_budget)
+    said = tuple(line for line in inp.history if not line.fallback)
+    kept, dropped = fit_history(said, inp.history_token_budget)
     messages = [_to_message(line, names) for line in kept if line.text.strip()]
     if inp.text is not None and inp.text.strip():
         messages.append(Message("user", names.player, inp.text.strip()))
@@ -371,6 +430,7 @@ def build_prompt(inp: PromptInput) -> Prompt:
         system=_persona(inp, names, budget),
         messages=tuple(messages),
         note=_note(inp, names),
+        examples=example_turns(d.example_dialog, names),
         character_name=names.character,
         player_name=names.player,
         stop=stop_sequences(names.character, names.player),
@@ -378,4 +438,5 @@ def build_prompt(inp: PromptInput) -> Prompt:
         max_sentences=budget.max_sentences,
         narrated_actions=d.narrative_actions_enabled,
         dropped_lines=dropped,
+        attempt=inp.attempt,
     )

@@ -120,6 +120,7 @@ class Interaction:
     relationship: dict[str, int] = field(default_factory=dict)
     triggers_out: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     cancelled: bool = False
+    fallback: bool = False  # the reply was the engine's deflection, not the model's words
 
     @property
     def reply(self) -> str:

@@ -45,6 +45,20 @@ Clock = Callable[[], float]
 _LEASE_POLL = 0.02
 _VERSION_CACHE = 256  # deployed character versions kept parsed in memory
 HISTORY_INTERACTIONS = 32  # more than the prompt's history budget holds
+HISTORY_BLOCK = 16  # the oldest interaction read moves by this many at once
+
+
+def history_window(history: list[Interaction]) -> list[Interaction]:
+    """The last ``HISTORY_INTERACTIONS`` or more interactions (of at most
+    ``HISTORY_INTERACTIONS + HISTORY_BLOCK``, oldest first), starting at a multiple of
+    ``HISTORY_BLOCK``: the prompt's oldest line stays put for ``HISTORY_BLOCK`` turns, so a
+    model that reuses its evaluated prefix is not made to re-read the whole history every
+    turn once a conversation outgrows the window."""
+    if len(history) <= HISTORY_INTERACTIONS:
+        return history
+    newest = history[-1].seq
+    start = max(0, newest - HISTORY_INTERACTIONS + 1) // HISTORY_BLOCK * HISTORY_BLOCK
+    return [i for i in history if i.seq >= start] or history[-HISTORY_INTERACTIONS:]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,12 +82,14 @@ class _Collected:
     relationship: dict[str, int] = field(default_factory=dict)
     triggers: list[tuple[str, tuple[tuple[str, str], ...]]] = field(default_factory=list)
     cancelled: bool = False
+    fallback: bool = False
 
     def add(self, event: Event) -> None:
         match event:
-            case Utterance(text=text):
+            case Utterance(text=text, fallback=fallback):
                 self.texts.append(text)
                 self.narrated.append(False)
+                self.fallback = self.fallback or fallback
             case NarratedAction(text=text):
                 self.texts.append(text)
                 self.narrated.append(True)
@@ -360,7 +376,11 @@ class Engine:
             session = lease.session
             agent = session.character(agent_id)
             deployed = await self._deployed(workspace, agent)
-            history = await self.store.sessions.history(session_id, limit=HISTORY_INTERACTIONS)
+            history = history_window(
+                await self.store.sessions.history(
+                    session_id, limit=HISTORY_INTERACTIONS + HISTORY_BLOCK
+                )
+            )
             interaction_id = str(uuid.uuid4())
             collected = _Collected()
             end: InteractionEnd | None = None
@@ -443,6 +463,7 @@ class Engine:
             relationship=c.relationship,
             triggers_out=tuple(c.triggers),
             cancelled=c.cancelled,
+            fallback=c.fallback,
         )
         return await self.store.sessions.commit_turn(session, interaction, self.worker_id, now)
 

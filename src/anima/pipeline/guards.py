@@ -10,7 +10,13 @@
 - **repetition**: a phrase repeated back to back is kept once; a sentence that repeats an
   earlier one (of this reply or the previous reply) is dropped and ends the reply;
 - **budget**: at most ``max_sentences`` spoken sentences;
-- **fallback**: ``fallback_line`` gives a short in-character line when nothing usable came out.
+- **checks** (``ReplyCheck``): a sentence that admits being an AI or talks about the fourth
+  wall (when the character contains it), talks like an assistant, repeats the hidden note or
+  the persona's rules, echoes the player's line, takes the player's name, or is gibberish is
+  never sent. When it is the first sentence, the reply is ``rejected`` (the turn generates it
+  again once with a corrective hint); later, the reply ends before it;
+- **fallback**: ``deflection`` builds a short in-character line from the character's own
+  fields and style when nothing usable came out, never the same line twice in a row.
 """
 
 from __future__ import annotations
@@ -18,23 +24,22 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 
+from anima.domain.character import Character, ExampleDialogStyle
 from anima.pipeline.sentences import Segment, Segmenter
 
 _GENERIC_LABELS = ("player", "user", "human", "you", "me", "assistant", "ai", "system", "narrator")
 _TEMPLATE_TOKEN = re.compile(r"<\|[^|>]*\|?>|<(?:start|end)_of_turn>|</?s>|\[/?INST\]|###")
 _TAG = re.compile(r"</?[A-Za-z][\w-]{0,20}(?:\s[^<>]{0,60})?>|<\|[^|>]*\|>")
+_OPEN_ASIDE = re.compile(r"^\s*\[[^\]]*$")  # "[Reply in a way..." that never closes
+_ASIDE = re.compile(r"\([^()]{0,200}\)|\[[^\[\]]{0,400}\]|\{[^{}]{0,200}\}")
 _MARKDOWN = re.compile(r"`+|\*{2,}|^#+\s*|(?<!\w)_{1,2}(?=\w)|(?<=\w)_{1,2}(?!\w)|^[-•]\s+")
 _REPEATED_PHRASE = re.compile(r"\b(\w+(?:[\s,]+\w+){1,7}?)(?:[\s,;.!]+\1\b)+", re.IGNORECASE)
+_ASKS_MY_NAME = re.compile(r"\bmy name\b|\bwho am i\b", re.IGNORECASE)
 _REPEATED_WORD = re.compile(r"\b(\w+)(?:[\s,]+\1\b)+", re.IGNORECASE)
 _WORDS = re.compile(r"[a-z0-9']+")
-
-FALLBACK_LINES = (
-    "Hmm, give me a moment to think about that.",
-    "Sorry, {player}, my mind wandered. What were you saying?",
-    "Well... I am not sure what to say to that.",
-    "Let me think about that one.",
-)
 
 
 def _names(name: str) -> set[str]:
@@ -87,8 +92,11 @@ def _strip_quotes(text: str) -> str:
 
 
 def clean(text: str) -> str:
-    """Remove tags, markdown, unbalanced quotes and doubled spaces from one sentence."""
+    """Remove tags, bracketed asides, markdown, unbalanced quotes and doubled spaces from
+    one sentence."""
     text = _TAG.sub("", text)
+    text = _ASIDE.sub("", text)
+    text = _OPEN_ASIDE.sub("", text)  # "(The other person)", "[Mood: calm]": notes, not speech
     text = _MARKDOWN.sub("", text)
     text = " ".join(text.split())
     return _strip_quotes(text).strip()
@@ -120,10 +128,244 @@ def is_repeat(text: str, earlier: Sequence[frozenset[str]]) -> bool:
     return False
 
 
-def fallback_line(player_name: str, seed_text: str = "") -> str:
-    """A short neutral in-character line, chosen stably from the player's text."""
-    line = FALLBACK_LINES[zlib.crc32(seed_text.encode("utf-8")) % len(FALLBACK_LINES)]
-    return line.replace("{player}", player_name)
+class Problem(StrEnum):
+    """Why a sentence of a reply is not sent."""
+
+    AI_ADMISSION = "ai_admission"  # "I am an AI", "as a language model", talk of the game
+    ASSISTANT_TALK = "assistant_talk"  # "How can I help you today?", code
+    NOTE_PARROT = "note_parrot"  # the hidden note or the persona's rules said aloud
+    ECHO = "echo"  # the player's line repeated back
+    IDENTITY = "identity"  # the character calls itself by the player's name
+    GIBBERISH = "gibberish"  # broken words, mostly symbols
+
+
+_I_AM = r"(?:i am|i'm|im|i was|as|being|you are|you're|you re)"
+_MACHINE = (
+    r"(?:an? |the )?(?:ai|a\.i\.|artificial intelligence|(?:large )?language model|llm|"
+    r"chat ?bot|bot|(?:virtual |ai |digital )?assistant|computer program|program|"
+    r"machine learning model|model|simulation|npc|non-player character|video game character)"
+)
+_AI_ADMISSION = re.compile(
+    rf"\b{_I_AM}\s+(?:just |only |merely |simply |actually |really )?{_MACHINE}\b"
+    r"|\blanguage model\b|\bartificial intelligence\b|\bopenai\b|\bchatgpt\b"
+    r"|\b(?:role-?play(?:ing)?|system prompt|my (?:instructions|programming|training data)"
+    r"|the (?:user|prompt|instructions|assistant)|(?:my|your|this) character"
+    r"|(?:in|out of) character|trained by|developed by)\b",
+    re.IGNORECASE,
+)
+_MACHINE_NOUN = re.compile(
+    r"\b(?:an?|the)\s+(?:ai|a\.i\.|chat ?bot|bot|language model|computer program|"
+    r"virtual assistant|ai assistant)\b",
+    re.IGNORECASE,
+)
+_NEGATION = re.compile(r"\b(?:not|never|no|nor|n't|isn't|aren't|ain't)\b", re.IGNORECASE)
+_HAPPY_TO_HELP = re.compile(r"\b(?:ready|happy|glad|here) to (?:help|assist)\b", re.IGNORECASE)
+_ABOUT_AI = re.compile(
+    r"\b(?:ai|a\.i\.|bot|robot|program|computer|machine|language model|chatgpt|npc)\b",
+    re.IGNORECASE,
+)
+_YES = re.compile(r"^\W*(?:yes|yeah|yep|yup|indeed|correct|that's right)\b", re.I)
+_ASSISTANT_TALK = re.compile(
+    r"how (?:can|may|could) i (?:help|assist)|i(?:'m| am) here to (?:help|assist)"
+    r"|i can(?:'t|not|not) (?:assist|help) with|is there anything else|feel free to ask"
+    r"|\bsure[!,.]? here(?:'s| is)|\bhere(?:'s| is) (?:a|an|the) (?:python|code|function|script)"
+    r"|\bcertainly[!,.] here|\bi(?:'d| would) be happy to help|as requested"
+    r"|\bhelp you with (?:any|your|that)|questions or tasks|knowledge cut-?off|\bas of my\b"
+    r"|\bi (?:don't|do not) have (?:personal|access|real-time|the ability|feelings)"
+    r"|\b(?:write|writing|define|defining|here's|here is) (?:a |an |the )?(?:python |js )?"
+    r"(?:function|code|program|script)\b|\bpython\b|\bjavascript\b"
+    r"|\bassist (?:you|with)\b|\bprogrammed to\b|\bi'?m programmed\b"
+    r"|```|\bdef \w+\s*[(:]|\breturn \w+ [-+*/] \w+|\bimport \w+|\bprint\(|\breturn \w+\b.*;|\bfunction \w+\(",
+    re.IGNORECASE,
+)
+_BROKEN = re.compile(
+    r"\b(?:youve|dont|isnt|didnt|doesnt|ive|youre|theyre|thats|whats|shouldnt|couldnt|"
+    r"wouldnt|arent|wasnt|werent|hasnt|havent|im|shes|theres|weve)\b",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+def _ngrams(text: str, n: int) -> set[tuple[str, ...]]:
+    words = _WORDS.findall(text.lower())
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def parrots(text: str, instructions: Sequence[str], n: int = 4) -> bool:
+    """Does ``text`` share a run of ``n`` words with any of the hidden instruction texts?"""
+    said = _ngrams(text, n)
+    return bool(said) and any(said & _ngrams(i, n) for i in instructions)
+
+
+def echoes(text: str, line: str) -> bool:
+    """Is ``text`` the player's ``line`` said back (nearly the same words, or all of a line
+    of five words or more)?"""
+    said, heard = _WORDS.findall(text.lower()), _WORDS.findall(line.lower())
+    if len(heard) < 3 or not said:
+        return False
+    if len(heard) >= 5 and " ".join(heard) in " ".join(said):
+        return True
+    a, b = set(said), set(heard)
+    return len(a & b) / len(a | b) >= 0.8
+
+
+def gibberish(text: str) -> bool:
+    """Contractions without their apostrophe ("Youve"), or mostly not words."""
+    if _BROKEN.search(text):
+        return True
+    letters = sum(len(w) for w in _WORD.findall(text))
+    visible = sum(1 for c in text if not c.isspace())
+    return visible >= 8 and letters / visible < 0.6
+
+
+def _calls_itself_a_machine(text: str) -> bool:
+    """ "Mara, an AI." counts; "I'm not an AI" does not (a negation just before)."""
+    for m in _MACHINE_NOUN.finditer(text):
+        before = text[max(0, m.start() - 30) : m.start()]
+        if not _NEGATION.search(before):
+            return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyCheck:
+    """What a sentence of the reply is checked against."""
+
+    character_name: str
+    player_name: str
+    player_line: str = ""
+    instructions: tuple[str, ...] = ()  # hidden texts: the note, the persona's rules
+    fourth_wall: bool = True  # containment: the character never admits being an AI
+
+    def problem(self, text: str, *, first: bool) -> Problem | None:
+        if self.fourth_wall and (_AI_ADMISSION.search(text) or _calls_itself_a_machine(text)):
+            return Problem.AI_ADMISSION
+        if self.fourth_wall and first and _YES.match(text) and _ABOUT_AI.search(self.player_line):
+            return Problem.AI_ADMISSION  # "Are you an AI?" "Yes, I am."
+        if _ASSISTANT_TALK.search(text) or _HAPPY_TO_HELP.search(text):
+            return Problem.ASSISTANT_TALK
+        if parrots(text, self.instructions):
+            return Problem.NOTE_PARROT
+        if self.player_line and echoes(text, self.player_line):
+            return Problem.ECHO
+        if self._takes_player_name(text):
+            return Problem.IDENTITY
+        if gibberish(text):
+            return Problem.GIBBERISH
+        return None
+
+    def mirror(self, text: str) -> str:
+        """Asked "Do you remember my name?", small models answer "Yes, my name is Rowan":
+        the player's words with the pronouns not turned round. Turn them round."""
+        player = self.player_name.strip()
+        if not player or not _ASKS_MY_NAME.search(self.player_line):
+            return text
+        name = re.escape(player)
+        text = re.sub(rf"\bmy name is {name}\b", f"your name is {player}", text, flags=re.I)
+        text = re.sub(rf"\bI(?:'m| am) {name}\b", f"you are {player}", text, flags=re.I)
+        text = re.sub(r"\b(remember|know) my name\b", r"\1 your name", text, flags=re.I)
+        return text[:1].upper() + text[1:]
+
+    def _takes_player_name(self, text: str) -> bool:
+        """Mara saying "I'm Rowan" or "Hello, Mara" to Rowan, "You are Mara", or her own
+        name when Rowan asks for his."""
+        player = self.player_name.strip().lower()
+        own = label_pattern(_names(self.character_name) - {""})
+        if own and re.search(
+            rf"^\W*(?:you(?:'re| are)|hello|hi|hey|goodbye|bye|farewell|welcome|good \w+),?"
+            rf"\s+(?:{own})\b",
+            text,
+            re.IGNORECASE,
+        ):
+            return True
+        if (
+            own
+            and player
+            and _ASKS_MY_NAME.search(self.player_line)
+            and re.search(rf"\b(?:{own})\b", text, re.IGNORECASE)
+            and player not in text.lower()
+        ):
+            return True  # "What's my name?" "Mara."
+        if not player or player in _names(self.character_name):
+            return False
+        return bool(
+            re.search(
+                rf"\b(?:i am|i'm|my name is|my name's|call me|this is)\s+{re.escape(player)}\b",
+                text,
+                re.IGNORECASE,
+            )
+        )
+
+
+# -- the fallback: a deflection in the character's own voice ---------------------------
+
+_OPENERS: dict[ExampleDialogStyle, tuple[str, ...]] = {
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_BLUNT: ("Hmph.", "No."),
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_FORMAL: ("Forgive me.", "If you will permit me,"),
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_BUBBLY: ("Oh!", "Ooh,"),
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_SARCASTIC: ("Right.", "Oh, sure."),
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_MYSTERIOUS: ("Hm.", "Perhaps."),
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_LAIDBACK: ("Eh.", "Hey, no worries."),
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_COMMANDING: ("Enough.", "Listen."),
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_VILLAINOUS: ("How amusing.", "Careful."),
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_EMPATHETIC: ("I hear you.", "Oh, dear."),
+}
+_DEFAULT_OPENERS = ("Well.", "Hm.")
+# Every deflection ends with one of these bodies (``is_fallback`` recognises them).
+DEFLECTIONS = (
+    "I'd rather talk about something else, {player}.",
+    "Ask me about {interest} instead.",
+    "That is not something I can speak to. I am {name}, {role}.",
+    "Let's leave that be, {player}. What else is on your mind?",
+    "I don't follow, {player}. Say that another way?",
+    "I have nothing to say to that. Ask me about {interest}.",
+)
+_DEFLECTION_RES = tuple(
+    re.compile(
+        re.escape(body)
+        .replace(re.escape("{player}"), r".{1,80}?")
+        .replace(re.escape("{interest}"), r".{1,120}?")
+        .replace(re.escape("{name}"), r".{1,80}?")
+        .replace(re.escape("{role}"), r".{1,120}?")
+        + r"$"
+    )
+    for body in DEFLECTIONS
+)
+
+
+def is_fallback(text: str) -> bool:
+    """Was ``text`` (a whole reply) built by ``deflection``?"""
+    return any(r.search(text.strip()) for r in _DEFLECTION_RES)
+
+
+def deflection(
+    character: Character, player_name: str, seed_text: str = "", avoid: Sequence[str] = ()
+) -> str:
+    """A short in-character line for when the model gave nothing usable: an opener in the
+    character's dialog style and a body naming its own interests or role; stable for one
+    ``seed_text`` and never one of ``avoid`` (the previous reply)."""
+    d = character.description
+    name = d.name_or_default
+    interests = [h.strip() for h in d.hobby_or_interests if h.strip()]
+    role = " ".join(d.character_role.split()) or "nobody important"
+    role = role if role.lower().startswith(("a ", "an ", "the ")) else f"the {role}"
+    openers = _OPENERS.get(d.example_dialog_style, _DEFAULT_OPENERS)
+    bodies = [b for b in DEFLECTIONS if interests or "{interest}" not in b]
+    start = zlib.crc32(seed_text.encode("utf-8", "replace"))
+    seen = {a.strip() for a in avoid}
+    line = ""
+    for i in range(len(bodies) * len(openers)):
+        k = start + i
+        body = bodies[k % len(bodies)]
+        interest = interests[(k // len(bodies)) % len(interests)] if interests else ""
+        opener = openers[(k // 7) % len(openers)]
+        text = body.format(player=player_name, interest=interest, name=name, role=role)
+        if opener.endswith(",") and not re.match(r"I\b", text):
+            text = text[0].lower() + text[1:]
+        line = f"{opener} {text}"
+        if line not in seen:
+            break
+    return line
 
 
 class ReplyFilter:
@@ -137,8 +379,13 @@ class ReplyFilter:
         narrated_actions: bool,
         max_sentences: int,
         previous: Sequence[str] = (),
+        check: ReplyCheck | None = None,
     ) -> None:
         self.labels = LabelFinder(character_name, player_name)
+        self.check = check
+        self.rejected: Problem | None = None  # set when the first sentence failed a check
+        self.problems: list[Problem] = []
+        self.dropped: list[tuple[Problem, str]] = []  # what the checks kept from the player
         self.segmenter = Segmenter(actions=narrated_actions)
         self.max_sentences = max_sentences
         self.done = False
@@ -183,6 +430,16 @@ class ReplyFilter:
                 continue
             if is_repeat(text, self._earlier):
                 self.done = True  # the model is looping: end the reply here
+                break
+            if self.check is not None:
+                text = self.check.mirror(text)
+            problem = self.check.problem(text, first=not self.spoken) if self.check else None
+            if problem is not None:
+                self.problems.append(problem)
+                self.dropped.append((problem, text))
+                if not self.spoken:
+                    self.rejected = problem
+                self.done = True  # never sent: the reply ends before it
                 break
             self._earlier.append(_fingerprint(text))
             out.append(Segment(text, seg.action))

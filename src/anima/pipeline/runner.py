@@ -225,7 +225,7 @@ class TurnRunner:
                 interaction_id=job.interaction_id,
                 text=text or None,
                 history=self._history(job),
-                mood=emotion.prompt_phrase(mood, profile),
+                mood=emotion.prompt_mood(mood, profile),
                 relationship=relationship.prompt_phrase(new_rel, player_name)
                 if rel_enabled
                 else None,

@@ -12,7 +12,13 @@ Events, in order: for each sentence the model finishes, an ``Utterance`` (or a
 ``NarratedAction`` for text between asterisks, when the character has narrated actions), each
 with its own ``utterance_id``, followed by what the ``on_utterance`` hooks return for it
 (emotion, audio); then what the ``on_reply`` hooks return (relationship, triggers); and last
-one ``InteractionEnd``. When nothing usable came out, a short fallback line is spoken.
+one ``InteractionEnd``.
+
+Every sentence passes the guards (pipeline/guards.py) before it is sent. When the first one
+fails a check (an AI admission, assistant talk, the hidden note said aloud, an echo of the
+player, gibberish) or nothing usable came out, the reply is generated once more with a
+corrective hint and another seed; when that fails too, the character deflects in its own
+voice (``guards.deflection``), marked ``fallback`` so it never returns in the history.
 
 Cancelling the task that iterates, or closing the generator, stops generation at once and
 yields nothing more: the caller that cancelled emits ``InteractionEnd(cancelled=True)``.
@@ -22,6 +28,7 @@ appends the reply to the history only after a successful turn.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
@@ -32,10 +39,12 @@ from anima.domain.character import Character
 from anima.domain.events import Event, InteractionEnd, NarratedAction, Utterance
 from anima.domain.prompt import Line, Prompt, PromptInput, SceneInfo, Speaker, build_prompt
 from anima.domain.session import Interaction, Player
-from anima.pipeline.guards import ReplyFilter, fallback_line
+from anima.pipeline.guards import Problem, ReplyCheck, ReplyFilter, deflection
 from anima.pipeline.sentences import Segment
 
 Said = Utterance | NarratedAction
+
+log = logging.getLogger("anima.turn")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +94,27 @@ class TurnRequest:
     event: str | None = None
 
 
-def turn_prompt(ctx: TurnContext, request: TurnRequest) -> Prompt:
+# Hints are a few words: a small model repeats longer instructions aloud, and the guards
+# catch these few if it does.
+_HINTS = {
+    Problem.AI_ADMISSION: "Stay in the story.",
+    Problem.ASSISTANT_TALK: "Stay in the story.",
+    Problem.NOTE_PARROT: "Use new words.",
+    Problem.ECHO: "Answer, don't repeat.",
+    Problem.IDENTITY: "You are {character}.",
+    Problem.GIBBERISH: "Use plain words.",
+}
+_EMPTY_HINT = "Answer {player}."
+
+
+def repair_hint(problem: Problem | None) -> str:
+    """The corrective hint for a second attempt after ``problem`` (None: nothing usable)."""
+    return _HINTS.get(problem, _EMPTY_HINT) if problem is not None else _EMPTY_HINT
+
+
+def turn_prompt(
+    ctx: TurnContext, request: TurnRequest, *, problem: Problem | None = None, attempt: int = 0
+) -> Prompt:
     return build_prompt(
         PromptInput(
             character=ctx.character,
@@ -98,6 +127,8 @@ def turn_prompt(ctx: TurnContext, request: TurnRequest) -> Prompt:
             instruction=request.instruction,
             knowledge=request.knowledge,
             event=request.event,
+            hint=repair_hint(problem) if attempt else None,
+            attempt=attempt,
             history_token_budget=ctx.history_token_budget,
             max_tokens_cap=ctx.max_tokens_cap,
         )
@@ -105,46 +136,90 @@ def turn_prompt(ctx: TurnContext, request: TurnRequest) -> Prompt:
 
 
 async def run_turn(ctx: TurnContext, request: TurnRequest) -> AsyncIterator[Event]:
-    prompt = turn_prompt(ctx, request)
-    previous = [line.text for line in request.history if line.speaker is Speaker.CHARACTER]
-    reply = ReplyFilter(
-        character_name=prompt.character_name,
-        player_name=prompt.player_name,
-        narrated_actions=prompt.narrated_actions,
-        max_sentences=prompt.max_sentences,
-        previous=previous[-1:],
-    )
     said: list[Said] = []
 
-    async def emit(segments: list[Segment]) -> AsyncIterator[Event]:
+    async def emit(segments: list[Segment], *, fallback: bool = False) -> AsyncIterator[Event]:
         for seg in segments:
-            kind = NarratedAction if seg.action else Utterance
-            event = kind(request.interaction_id, ctx.new_id(), ctx.agent_id, seg.text)
+            if seg.action:
+                event: Said = NarratedAction(
+                    request.interaction_id, ctx.new_id(), ctx.agent_id, seg.text
+                )
+            else:
+                event = Utterance(
+                    request.interaction_id, ctx.new_id(), ctx.agent_id, seg.text, fallback
+                )
             said.append(event)
             yield event
             for hook in ctx.on_utterance:
                 for extra in await hook(event, request):
                     yield extra
 
-    async with aclosing(ctx.llm.stream(prompt)) as chunks:
-        async for chunk in chunks:
-            async for event in emit(reply.feed(chunk)):
-                yield event
-            if reply.done:
-                break  # leaving the block closes the stream: generation stops
-    async for event in emit(reply.close()):
-        yield event
+    problem: Problem | None = None
+    for attempt in range(2):  # the first reply, then one repair
+        prompt = turn_prompt(ctx, request, problem=problem, attempt=attempt)
+        reply = _filter(ctx, request, prompt)
+        async with aclosing(ctx.llm.stream(prompt)) as chunks:
+            async for chunk in chunks:
+                async for event in emit(reply.feed(chunk)):
+                    yield event
+                if reply.done:
+                    break  # leaving the block closes the stream: generation stops
+        async for event in emit(reply.close()):
+            yield event
+        if reply.problems:
+            log.debug("reply %d of %s cut: %s", attempt, request.interaction_id, reply.dropped)
+        if any(isinstance(s, Utterance) for s in said):
+            break
+        problem = reply.rejected
 
     fallback = not any(isinstance(s, Utterance) for s in said)
     if fallback:
-        line = fallback_line(prompt.player_name, request.text or request.event or "")
-        async for event in emit([Segment(line)]):
+        previous = [line.text for line in request.history if line.speaker is Speaker.CHARACTER]
+        line = deflection(
+            ctx.character, ctx.player.name, request.text or request.event or "", previous[-1:]
+        )
+        async for event in emit([Segment(line)], fallback=True):
             yield event
     done = Reply(request=request, said=tuple(said), fallback=fallback)
     for reply_hook in ctx.on_reply:
         for extra in await reply_hook(done):
             yield extra
     yield InteractionEnd(request.interaction_id, ctx.agent_id)
+
+
+def framing_lines(prompt: Prompt) -> list[str]:
+    """The persona's lines that are instructions, not facts about the character: said aloud
+    they are the prompt leaking ("talks in a way that is...", the rules)."""
+    name = prompt.character_name
+    return [
+        line
+        for line in prompt.system.splitlines()
+        if line.startswith((f"{name} talks in a way", "You are talking to", "Reply as "))
+    ]
+
+
+def _filter(ctx: TurnContext, request: TurnRequest, prompt: Prompt) -> ReplyFilter:
+    previous = [
+        line.text
+        for line in request.history
+        if line.speaker is Speaker.CHARACTER and not line.fallback
+    ]
+    hidden = [line for line in prompt.note.splitlines() if line.strip()]
+    hidden += framing_lines(prompt)
+    return ReplyFilter(
+        character_name=prompt.character_name,
+        player_name=prompt.player_name,
+        narrated_actions=prompt.narrated_actions,
+        max_sentences=prompt.max_sentences,
+        previous=previous[-1:],
+        check=ReplyCheck(
+            character_name=prompt.character_name,
+            player_name=prompt.player_name,
+            player_line=request.text or "",
+            instructions=tuple(hidden),
+            fourth_wall=ctx.character.fourth_wall_contained,
+        ),
+    )
 
 
 def history_lines(interactions: Sequence[Interaction], *, actions: bool = True) -> tuple[Line, ...]:
@@ -161,5 +236,5 @@ def history_lines(interactions: Sequence[Interaction], *, actions: bool = True) 
             if actions or not narrated
         ]
         if parts:
-            lines.append(Line(Speaker.CHARACTER, " ".join(parts)))
+            lines.append(Line(Speaker.CHARACTER, " ".join(parts), fallback=it.fallback))
     return tuple(lines)

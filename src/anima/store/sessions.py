@@ -129,6 +129,7 @@ def _interaction_data(i: Interaction) -> dict[str, Any]:
         "relationship": i.relationship,
         "triggersOut": [[name, [list(p) for p in params]] for name, params in i.triggers_out],
         "cancelled": i.cancelled,
+        "fallback": i.fallback,
     }
 
 
@@ -159,6 +160,7 @@ def _row_to_interaction(r: InteractionRow | Row[Any]) -> Interaction:
             for name, params in d.get("triggersOut", ())
         ),
         cancelled=bool(d.get("cancelled", False)),
+        fallback=bool(d.get("fallback", False)),
     )
 
 
