@@ -38,6 +38,7 @@ from anima.pipeline.runner import TurnInput, TurnJob, TurnRunner, emotion_profil
 from anima.settings import Settings
 from anima.store import Store
 from anima.store.characters import DeployedCharacter
+from anima.store.leases import LEASE_SECONDS, owner_id
 
 log = logging.getLogger("anima.engine")
 
@@ -141,7 +142,8 @@ class Engine:
         self.store = store
         self.turns = turns
         self.clock = clock
-        self.worker_id = uuid.uuid4().hex
+        self.worker_id = owner_id()  # names this process, so others can tell when it is gone
+        self.lease_seconds = LEASE_SECONDS
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._versions: dict[tuple[str, str, int], DeployedCharacter] = {}
 
@@ -505,11 +507,14 @@ class Engine:
             lock = asyncio.Lock()
             self._locks[session_id] = lock
         async with lock:
-            lease = self.settings.llm_timeout_seconds * 2 + 30
-            deadline = time.monotonic() + lease
+            patience = self.settings.llm_timeout_seconds * 2 + 30  # the longest turn of another
+            deadline = time.monotonic() + patience
             while (
-                taken := await self.store.sessions.acquire(
-                    session_id, self.worker_id, now=time.time(), until=time.time() + lease
+                taken := await self.store.leases.acquire(
+                    session_id,
+                    self.worker_id,
+                    now=time.time(),
+                    until=time.time() + self.lease_seconds,
                 )
             ) is None:
                 await self.get_session(workspace, session_id)  # gone or expired: NotFound
@@ -520,12 +525,25 @@ class Engine:
                     )
                 await asyncio.sleep(_LEASE_POLL)
             held = _Lease(taken)
+            renewing = asyncio.create_task(self._renew(session_id, held))
             try:
                 held.session = self._live(workspace, session_id, taken)
                 yield held
             finally:
+                renewing.cancel()
                 if held.held:
-                    await asyncio.shield(self.store.sessions.release(session_id, self.worker_id))
+                    await asyncio.shield(self.store.leases.release(session_id, self.worker_id))
+
+    async def _renew(self, session_id: str, held: _Lease) -> None:
+        """Renew the turn lease while the turn runs: it is short, so that it lapses soon
+        after its holder died where nobody can check (store/leases.py)."""
+        while held.held:
+            await asyncio.sleep(self.lease_seconds / 3)
+            until = time.time() + self.lease_seconds
+            if held.held and not await self.store.leases.renew(session_id, self.worker_id, until):
+                if held.held:
+                    log.warning("session %s: turn lease lost (it lapsed and was taken)", session_id)
+                return
 
 
 @dataclass(slots=True)

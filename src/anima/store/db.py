@@ -37,6 +37,7 @@ from anima.settings import Settings
 from anima.store.characters import CharacterRepo, KnowledgeRepo, SceneRepo
 from anima.store.feedback import FeedbackRepo
 from anima.store.keys import KeyRepo
+from anima.store.leases import LeaseRepo
 from anima.store.nonces import NonceRepo
 from anima.store.operations import OperationRepo
 from anima.store.sealing import SecretSealer
@@ -149,6 +150,7 @@ class Store:
         self.nonces = NonceRepo(self)
         self.values = ServerValueRepo(self)
         self.sessions = SessionRepo(self)
+        self.leases = LeaseRepo(self)
         self.feedback = FeedbackRepo(self)
         self.relationships = RelationshipRepo(self)
         self.characters = CharacterRepo(self)
