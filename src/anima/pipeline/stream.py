@@ -236,7 +236,14 @@ class StreamSession:
             await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
             if reader.done():
                 # The client went away, or the session ended: let the outputs run to Closed.
-                await self.close()
+                # A reader that failed (a bug decoding input) ends it with an error the client
+                # sees, never with a silent close.
+                failed = None if reader.cancelled() else reader.exception()
+                if failed is not None:
+                    log.error("stream %s: reading input failed", self.session_id, exc_info=failed)
+                await self.close(
+                    None if failed is None else Internal("internal error reading a packet")
+                )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait({writer}, timeout=_DRAIN_SECONDS)
         finally:

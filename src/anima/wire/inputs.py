@@ -17,7 +17,7 @@ from google.protobuf import json_format
 
 from anima.domain import inputs as di
 from anima.errors import InvalidArgument
-from anima.wire import text
+from anima.wire import nesting, text
 from anima.wire.engine import MAX_NAME_CHARS, MAX_PARAMETERS, MAX_VALUE_CHARS
 from anima.wire.pb.ai.inworld.engine.configuration import configuration_pb2 as cfg
 from anima.wire.pb.ai.inworld.packets import packets_pb2 as pb
@@ -36,7 +36,7 @@ def parse_json(frame: str | bytes | Mapping[str, Any]) -> pb.InworldPacket:
     if isinstance(frame, str | bytes):
         data = text.loads(frame, what="frame")
     else:
-        data = text.check_tree(copy.deepcopy(dict(frame)))
+        data = text.check_tree(copy.deepcopy(nesting.check_depth(dict(frame), "frame")))
     if not isinstance(data, dict):
         raise InvalidArgument("a packet frame must be a JSON object (an InworldPacket)")
     _alias_capabilities(data)

@@ -27,6 +27,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from anima.errors import InvalidArgument
+from anima.wire import nesting
 
 
 def problem(text: str) -> str | None:
@@ -78,14 +79,15 @@ def check_tree(value: Any, root: str = "") -> Any:
 
 
 def loads(raw: str | bytes, *, what: str = "body") -> Any:
-    """Decode JSON and check its text: the one JSON decoding step of every face."""
+    """Decode JSON and check its depth (wire/nesting.py) and its text: the one JSON
+    decoding step of every face."""
     try:
         data = json.loads(raw)
     except RecursionError:
-        raise InvalidArgument(f"the {what} is nested too deeply") from None
+        raise nesting.too_deep(what) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidArgument(f"malformed JSON {what}: {exc}") from exc
-    return check_tree(data)
+    return check_tree(nesting.check_depth(data, what))
 
 
 def check_message(message: Message, root: str = "") -> Message:

@@ -21,12 +21,15 @@ from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2
+from google.protobuf.message import DecodeError
 from grpc import aio
 
 from anima.api.deps import AppState
 from anima.api.grpc.calls import Calls
+from anima.api.grpc.status import abort
 from anima.api.grpc.stream import OpenSession
-from anima.errors import FailedPrecondition
+from anima.errors import FailedPrecondition, InvalidArgument
+from anima.pipeline.stream import Malformed
 from anima.settings import Settings
 from anima.wire.pb.ai.inworld.engine import world_engine_pb2 as we
 from anima.wire.pb.ai.inworld.engine.v1 import feedback_pb2 as fb
@@ -38,10 +41,31 @@ log = logging.getLogger("anima.grpc")
 STOP_GRACE_SECONDS = 5.0
 
 
+def _decoder(message: Any) -> Callable[[bytes], Any]:
+    """``message.FromString`` that never raises: what protobuf cannot decode (corrupt bytes,
+    or messages nested deeper than its limit of 100) becomes ``Malformed``, answered by the
+    call (INVALID_ARGUMENT, or a WARNING on the session stream) instead of grpc's UNKNOWN."""
+
+    def decode(data: bytes) -> Any:
+        try:
+            return message.FromString(data)
+        except DecodeError as exc:
+            if "MaxDepth" in str(exc):
+                return Malformed("the message nests too deeply")
+            return Malformed(f"the message could not be decoded: {exc}")
+
+    return decode
+
+
 def _unary(handler: Callable[..., Any], request: Any, response: Any) -> Any:
+    async def decoded(message: Any, context: aio.ServicerContext) -> Any:
+        if isinstance(message, Malformed):
+            await abort(context, InvalidArgument(message.reason))
+        return await handler(message, context)
+
     return grpc.unary_unary_rpc_method_handler(
-        handler,
-        request_deserializer=request.FromString,
+        decoded,
+        request_deserializer=_decoder(request),
         response_serializer=response.SerializeToString,
     )
 
@@ -53,7 +77,7 @@ def _handlers(state: AppState, port: int, open_session: OpenSession) -> dict[str
         "ai.inworld.engine.WorldEngine": {
             "OpenSession": grpc.stream_stream_rpc_method_handler(
                 open_session.handle,
-                request_deserializer=pb.InworldPacket.FromString,
+                request_deserializer=_decoder(pb.InworldPacket),
                 response_serializer=pb.InworldPacket.SerializeToString,
             ),
             "GenerateToken": _unary(calls.generate_token, we.GenerateTokenRequest, we.AccessToken),

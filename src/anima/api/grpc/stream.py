@@ -50,8 +50,13 @@ class _Call:
         self.error: AnimaError | None = None
         self.client_done = False  # the client half-closed: it cannot write any more
 
-    async def incoming(self, requests: AsyncIterator[pb.InworldPacket]) -> AsyncIterator[Incoming]:
+    async def incoming(
+        self, requests: AsyncIterator[pb.InworldPacket | Malformed]
+    ) -> AsyncIterator[Incoming]:
         async for packet in requests:
+            if isinstance(packet, Malformed):  # protobuf could not decode it (server.py)
+                yield packet
+                continue
             try:
                 yield decode(packet)
             except AnimaError as exc:
@@ -84,7 +89,7 @@ class OpenSession:
         self._open: dict[StreamSession, asyncio.Event] = {}
 
     async def handle(
-        self, requests: AsyncIterator[pb.InworldPacket], context: aio.ServicerContext
+        self, requests: AsyncIterator[pb.InworldPacket | Malformed], context: aio.ServicerContext
     ) -> None:
         try:
             stream = await self._stream(context)
