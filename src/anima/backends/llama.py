@@ -29,7 +29,7 @@ from anima.backends import models
 from anima.backends.llm import LLMBase, PromptFormat, Sampling, Usage
 from anima.backends.render import chat_messages, transcript
 from anima.domain.prompt import Prompt
-from anima.errors import BackendError, InvalidArgument
+from anima.errors import AnimaError, BackendError, FailedPrecondition, InvalidArgument
 from anima.settings import Settings
 
 log = logging.getLogger("anima.llm.llama")
@@ -186,10 +186,12 @@ class LlamaLLM(LLMBase):
             tokens = self.tokens(prompt)
             budget = self._llama.n_ctx() - len(tokens)
             if budget < 8:
-                raise BackendError(
+                # What the client wrote (the character, the player) is too long for this
+                # deployment's context: not a failure of the model, and not worth a retry.
+                raise FailedPrecondition(
                     f"the prompt has {len(tokens)} tokens and does not fit the model's context "
-                    f"of {self._llama.n_ctx()} (raise ANIMA_LLM_CONTEXT_TOKENS)",
-                    retryable=False,
+                    f"of {self._llama.n_ctx()}: shorten the character's texts or raise "
+                    "ANIMA_LLM_CONTEXT_TOKENS"
                 )
             cached = _common_prefix(self._llama.input_ids[: self._llama.n_tokens], tokens)
             stops = [*prompt.stop, self.eos_text] if self.eos_text else list(prompt.stop)
@@ -222,7 +224,7 @@ class LlamaLLM(LLMBase):
                 if stop.is_set():
                     break
             emit(Usage(len(tokens), cached, produced))
-        except BackendError as exc:
+        except AnimaError as exc:
             emit(exc)
         except (ValueError, RuntimeError) as exc:
             err = BackendError(f"llama.cpp failed: {exc}", retryable=False)
