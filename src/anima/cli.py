@@ -22,6 +22,9 @@ from anima.settings import Settings
 from anima.store import Store
 
 Handler = Callable[[argparse.Namespace, Settings], Awaitable[int] | int]
+# On SIGTERM, open connections get this long to finish (streams are closed and their turns
+# stored as cancelled at once); then what is left is cancelled, so shutdown always ends.
+SHUTDOWN_GRACE_SECONDS = 10
 
 
 def _store_flags(p: argparse.ArgumentParser) -> None:
@@ -310,6 +313,7 @@ def _serve(_args: argparse.Namespace, settings: Settings) -> int:
             port=settings.port,
             workers=settings.workers,
             log_config=None,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
             **ssl,
         )
     else:
@@ -319,6 +323,7 @@ def _serve(_args: argparse.Namespace, settings: Settings) -> int:
             port=settings.port,
             log_config=None,
             ws_max_size=settings.max_body_bytes,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
             **ssl,
         )
     return 0
