@@ -30,7 +30,7 @@ from anima.domain.credentials import Scope, new_key_pair
 from anima.settings import Settings
 from anima.store import Store
 
-EXAMPLES = 12  # per operation and generation mode: ~1,000 requests in all
+EXAMPLES = 15  # per operation and generation mode
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
