@@ -3,7 +3,7 @@
 Turns on one session are serialised by a lease on the session row (``lease_owner``,
 ``lease_until``, store/sessions.py). Its owner id names the process that holds it::
 
-    {host}:{pid}:{start}:{nonce}     host = hash of the host name and boot id
+    {host}:{pid}:{start}:{nonce}     host = hash of the host name, boot id and pid namespace
                                      start = the process's start time (clock ticks after boot)
 
 so a lease whose holder was killed (kill -9, OOM, power cut of a worker) is taken over at
@@ -40,8 +40,18 @@ def _boot_id() -> str:
         return ""
 
 
+def _pid_namespace() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
+
+
 def _host() -> str:
-    return hashlib.sha256(f"{socket.gethostname()}|{_boot_id()}".encode()).hexdigest()[:16]
+    """Where pids mean the same: this machine since its boot, in this pid namespace (two
+    containers with the host's name and network still have pid namespaces of their own)."""
+    place = f"{socket.gethostname()}|{_boot_id()}|{_pid_namespace()}"
+    return hashlib.sha256(place.encode()).hexdigest()[:16]
 
 
 def _start_time(pid: int) -> str | None:
