@@ -42,13 +42,17 @@ from anima.store import Store
 from anima.store.resources import ResourceRepo
 from anima.wire.schemas import (
     ERRORS,
+    PAGE,
+    UPDATE_MASK,
     CharacterList,
     CharacterResource,
     Empty,
     KnowledgeList,
     Operation,
     SceneList,
+    enum_names,
     ok,
+    query_parameter,
 )
 from anima.wire.studio import operation_json
 
@@ -237,14 +241,20 @@ def _character_json(character: Character, view: CharacterItemView) -> Json:
 
 
 @router.post(
-    "/characters", summary="Create a character (a draft; deploy to use it)", **ok(Character)
+    "/characters",
+    summary="Create a character (a draft; deploy to use it)",
+    **ok(Character, body="Character"),
 )
 @router.post("/characters/", include_in_schema=False)
 async def create_character(ws: str, _key: StudioKey, store: StoreDep, body: JsonBody) -> Json:
     return (await _create(CHARACTERS, store, ws, body)).to_json()
 
 
-@router.get("/characters/{c}", summary="Get a character", **ok(CharacterResource))
+@router.get(
+    "/characters/{c}",
+    summary="Get a character",
+    **ok(CharacterResource, query=(query_parameter("view", enum_names(CharacterItemView), ""),)),
+)
 async def get_character(
     ws: str, c: str, _key: StudioKey, store: StoreDep, request: Request
 ) -> Json:
@@ -252,7 +262,11 @@ async def get_character(
     return _character_json(await _get_or_404(CHARACTERS, store, ws, c), view)
 
 
-@router.get("/characters", summary="List characters", **ok(CharacterList))
+@router.get(
+    "/characters",
+    summary="List characters",
+    **ok(CharacterList, query=(*PAGE, query_parameter("view", enum_names(CharacterView), ""))),
+)
 @router.get("/characters/", include_in_schema=False)
 async def list_characters(ws: str, _key: StudioKey, store: StoreDep, request: Request) -> Json:
     view = _enum_param(CharacterView, _query(request, "view"), "view")
@@ -273,7 +287,11 @@ async def list_characters(ws: str, _key: StudioKey, store: StoreDep, request: Re
     return {"characters": out, "nextPageToken": token}
 
 
-@router.patch("/characters/{c}", summary="Update a character's draft", **ok(Character))
+@router.patch(
+    "/characters/{c}",
+    summary="Update a character's draft",
+    **ok(Character, body="Character", query=UPDATE_MASK),
+)
 async def update_character(
     ws: str, c: str, _key: StudioKey, store: StoreDep, body: JsonBody, request: Request
 ) -> Json:
@@ -325,7 +343,10 @@ def _simple_routes(
     typed = _annotate(rid=Annotated[str, Path(alias=param, description=f"the {noun}'s id")])
 
     @router.post(
-        f"/{collection}", summary=f"Create a {noun}", name=f"create_{noun}", **ok(resource)
+        f"/{collection}",
+        summary=f"Create a {noun}",
+        name=f"create_{noun}",
+        **ok(resource, body=resource.__name__),
     )
     @router.post(f"/{collection}/", include_in_schema=False)
     async def create(ws: str, _key: StudioKey, store: StoreDep, body: JsonBody) -> Json:
@@ -336,13 +357,23 @@ def _simple_routes(
     async def get(ws: str, rid: str, _key: StudioKey, store: StoreDep) -> Json:
         return (await _get_or_404(c, store, ws, rid)).to_json()  # type: ignore[no-any-return]
 
-    @router.get(f"/{collection}", summary=f"List {collection}", name=f"list_{noun}", **ok(page))
+    @router.get(
+        f"/{collection}",
+        summary=f"List {collection}",
+        name=f"list_{noun}",
+        **ok(page, query=PAGE),
+    )
     @router.get(f"/{collection}/", include_in_schema=False)
     async def listing(ws: str, _key: StudioKey, store: StoreDep, request: Request) -> Json:
         items, token = await _page(c, store, ws, request, {})
         return {c.list_key: [i.to_json() for i in items], "nextPageToken": token}
 
-    @router.patch(item, summary=f"Update a {noun}'s draft", name=f"update_{noun}", **ok(resource))
+    @router.patch(
+        item,
+        summary=f"Update a {noun}'s draft",
+        name=f"update_{noun}",
+        **ok(resource, body=resource.__name__, query=UPDATE_MASK),
+    )
     @typed
     async def patch(
         ws: str, rid: str, _key: StudioKey, store: StoreDep, body: JsonBody, request: Request

@@ -15,6 +15,7 @@ as the SDK parses it at the root. FastAPI's 422 is never answered (a validation 
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -79,12 +80,57 @@ SDK_ERRORS = {
 UNAUTHENTICATED_ERRORS = _errors(ErrorBody, auth=False)
 
 
-def ok(model: Any, description: str = "Successful Response") -> dict[str, Any]:
-    """Route arguments documenting a 200 of ``model`` (the route still returns its dict)."""
+def ok(
+    model: Any,
+    description: str = "Successful Response",
+    *,
+    body: str | None = None,
+    query: tuple[dict[str, Any], ...] = (),
+) -> dict[str, Any]:
+    """Route arguments documenting a 200 of ``model`` (the route still returns its dict), and
+    for routes that parse their input themselves, the request ``body`` (a component schema's
+    name) and the ``query`` parameters they read."""
+    extra: dict[str, Any] = {}
+    if body is not None:
+        schema = {"$ref": f"#/components/schemas/{body}"}
+        extra["requestBody"] = {"content": {"application/json": {"schema": schema}}}
+    if query:
+        extra["parameters"] = list(query)
     return {
         "response_model": None,
         "responses": {200: {"model": model, "description": description}},
+        "openapi_extra": extra or None,
     }
+
+
+def query_parameter(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "schema": schema,
+        "description": description,
+    }
+
+
+def enum_names(enum: type[IntEnum]) -> dict[str, Any]:
+    return {"type": "string", "enum": [m.name for m in enum]}
+
+
+PAGE = (
+    query_parameter(
+        "pageSize", {"type": "integer", "minimum": 0}, "default 50; more than 1000 is 1000"
+    ),
+    query_parameter("pageToken", {"type": "string"}, "nextPageToken of the previous page"),
+    query_parameter("filter", {"type": "string"}, "AIP-160: name=... terms, AND, OR, NOT"),
+)
+UPDATE_MASK = (
+    query_parameter(
+        "updateMask",
+        {"type": "string"},
+        "comma-separated field paths to change; by default the fields present in the body",
+    ),
+)
 
 
 # -- health and workspaces --------------------------------------------------------------------
