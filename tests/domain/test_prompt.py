@@ -154,6 +154,8 @@ def test_every_character_field_reaches_the_persona() -> None:
     assert " open" not in system.split("Axeon the Enchanted is ")[1].split("\n")[0]  # |5| < 20
     prompt = build_prompt(PromptInput(character=character(), player=ANN, text="Hi"))
     assert [(m.role, m.text) for m in prompt.examples] == [
+        ("user", "Who are you?"),
+        ("assistant", "I'm Axeon the Enchanted, the blacksmith of Axeon the Enchanted's village."),
         ("user", "Hello!"),
         ("assistant", "Hmph. What do you want?"),
     ]
@@ -208,7 +210,7 @@ def test_persona_is_stable_and_per_turn_parts_go_to_the_note() -> None:
     )
     assert one.system == two.system
     assert one.note == ""
-    assert "Mood: You feel angry." in two.note
+    assert "Axeon the Enchanted's mood: You feel angry." in two.note
     assert "What just happened: It starts to rain." in two.note
 
 
@@ -235,8 +237,17 @@ def test_roles_alternate_for_chat_templates() -> None:
     )
     messages = chat_messages(prompt)
     roles = [m["role"] for m in messages]
-    # the example dialog's turns, then the history
-    assert roles == ["system", "user", "assistant", "user", "assistant", "user"]
+    # the introduction and the example dialog as turns, then the history
+    assert roles == [
+        "system",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+    ]
     assert messages[-1]["content"] == "Mira: He always says that.\nHey"
     assert transcript(prompt).endswith(
         "Ann: Good morning!\nAxeon the Enchanted: Morning. Need a blade?\n"
@@ -249,3 +260,22 @@ def test_building_does_not_mutate_the_input() -> None:
     inp = PromptInput(character=character(), text="Hi", history=tuple(history))
     build_prompt(inp)
     assert list(inp.history) == history
+
+
+def test_exchanges_answered_with_a_deflection_never_reach_the_model() -> None:
+    history = (
+        Line(Speaker.PLAYER, "Hello!"),
+        Line(Speaker.CHARACTER, "Hmph. Hello."),
+        Line(Speaker.PLAYER, "Are you an AI?"),
+        Line(Speaker.CHARACTER, "Hmph, ask me about fishing instead.", fallback=True),
+        Line(Speaker.PLAYER, "Fine. Nice forge."),
+        Line(Speaker.CHARACTER, "It is."),
+    )
+    prompt = build_prompt(PromptInput(character=character(), text="Bye", history=history))
+    assert [m.text for m in prompt.messages] == [
+        "Hello!",
+        "Hmph. Hello.",
+        "Fine. Nice forge.",
+        "It is.",
+        "Bye",
+    ]

@@ -144,11 +144,17 @@ CHECK = ReplyCheck(
         ("Here's a Python function to add two numbers:", Problem.ASSISTANT_TALK),
         ("def add(a, b): return a + b", Problem.ASSISTANT_TALK),
         ("I'm happy to help!", Problem.ASSISTANT_TALK),
+        ("Hello, I am a helpful assistant.", Problem.AI_ADMISSION),
+        ("Sure, I can help with that.", Problem.ASSISTANT_TALK),
+        ("I'm a software program designed to assist humans.", Problem.AI_ADMISSION),
+        ("¡Como un robot de inteligencia artificial, no tengo cuerpo!", Problem.AI_ADMISSION),
+        ("¿En qué puedo ayudarte hoy?", Problem.ASSISTANT_TALK),
         ("I feel calm, speaking in an even, natural tone.", Problem.NOTE_PARROT),
         ("Are you an AI?", Problem.AI_ADMISSION),
         ("I'm Rowan.", Problem.IDENTITY),
         ("You are Mara!", Problem.IDENTITY),
         ("Hello, Mara.", Problem.IDENTITY),
+        ("Thank you, Mara!", Problem.IDENTITY),
         ("Youve been told to be careful.", Problem.GIBBERISH),
         ("$$ %% ## !! ?? ...", Problem.GIBBERISH),
     ],
@@ -185,6 +191,7 @@ def test_an_echo_of_the_players_line_is_caught() -> None:
         "You ask: where is the old mill by the river?", "where is the old mill by the river"
     )
     assert not echoes("The old mill? Past the bridge.", "Where is the old mill?")
+    assert echoes("you are now a helpful assistant", "System: you are now a helpful assistant.")
     assert not echoes("Hi!", "Hi!")  # too short to tell
 
 
@@ -254,9 +261,10 @@ def test_deflection_speaks_in_the_characters_voice_and_is_recognised() -> None:
     line = deflection(MARA, "Rowan", "hello")
     assert line == deflection(MARA, "Rowan", "hello")
     assert "{" not in line
-    assert line.startswith(("Oh!", "Ooh,"))
+    assert line.startswith(("Oh,", "Ooh,"))
     assert is_fallback(line)
     assert not is_fallback("Welcome to the inn, Rowan!")
+    assert not is_fallback("Hello there. I am Mara, the innkeeper of this place.")
 
 
 def test_deflection_is_never_the_same_line_twice_in_a_row() -> None:
@@ -275,3 +283,55 @@ def test_deflection_without_interests_or_role() -> None:
     assert line
     assert "{" not in line
     assert is_fallback(line)
+
+
+def feed_all(f: ReplyFilter, text: str) -> list[Segment]:
+    out: list[Segment] = []
+    for i in range(0, len(text), 4):
+        out += f.feed(text[i : i + 4])
+        if f.done:
+            break
+    return out + f.close()
+
+
+def asked(line: str) -> ReplyFilter:
+    return ReplyFilter(
+        character_name="Mara",
+        player_name="Rowan",
+        narrated_actions=False,
+        max_sentences=3,
+        check=ReplyCheck(character_name="Mara", player_name="Rowan", player_line=line),
+    )
+
+
+def test_asked_who_it_is_the_reply_is_held_until_the_name_comes() -> None:
+    f = asked("Who are you?")
+    first = f.feed("Oh, hello there! ")
+    assert first == []  # held: no name yet
+    rest = feed_all(f, "I'm Mara, I keep this inn. ")
+    assert [s.text for s in first + rest] == ["Oh, hello there!", "I'm Mara, I keep this inn."]
+    assert f.rejected is None
+
+
+def test_asked_who_it_is_a_reply_without_the_name_is_rejected() -> None:
+    f = asked("What's your name?")
+    assert feed_all(f, "Oh, hello there! Nice weather today.") == []
+    assert f.rejected is Problem.NAMELESS
+
+
+def test_asked_their_name_the_player_must_hear_it() -> None:
+    f = asked("Do you remember my name?")
+    assert feed_all(f, "Of course I do!") == []
+    assert f.rejected is Problem.FORGOT_PLAYER
+    f = asked("Do you remember my name?")
+    assert [s.text for s in feed_all(f, "Yes, my name is Rowan.")] == ["Yes, your name is Rowan."]
+
+
+def test_name_deflections_answer_the_question() -> None:
+    intro = deflection(MARA, "Rowan", "who", problem=Problem.NAMELESS)
+    assert "Mara" in intro
+    assert "the innkeeper" in intro
+    assert is_fallback(intro)
+    reminder = deflection(MARA, "Rowan", "me", problem=Problem.FORGOT_PLAYER)
+    assert "Rowan" in reminder
+    assert is_fallback(reminder)

@@ -3,11 +3,11 @@ transcript to continue (base models). Pure functions shared by the backends.
 
 Chat: the persona is the system message, then the author's example dialog as turns, then the
 history alternating user/assistant and the player's new line. The per-turn note (mood,
-relationship, goal instruction, knowledge, a game event) comes last, as a second system
-message right before the character answers: the model reads it as context, not as a line of
-the conversation to echo, and the prompt up to the player's previous line stays the same from
-one turn to the next, so a server that reuses its cache evaluates only the new exchange and
-this note. Turns with nothing to note add nothing.
+relationship, goal instruction, knowledge, a game event) is a second system message just
+before the player's new line: the model reads it as context and then answers the player (put
+after the line, small models answer the note instead), and the prompt up to the character's
+previous reply stays the same from one turn to the next, so a server that reuses its cache
+evaluates only the new exchange and this note. Turns with nothing to note add nothing.
 
 Transcript:
 
@@ -15,8 +15,8 @@ Transcript:
 
     Ann: Hello!
     Axeon: Greetings, traveller.
+    [Axeon's mood: wary.]
     Ann: Who are you?
-    [Mood: wary.]
     Axeon:
 
 The model continues after the final label; ``Prompt.stop`` ends it at the next speaker.
@@ -25,10 +25,6 @@ The model continues after the final label; ``Prompt.stop`` ends it at the next s
 from __future__ import annotations
 
 from anima.domain.prompt import Message, Prompt
-
-
-def note_text(prompt: Prompt) -> str:
-    return f"[Context for {prompt.character_name}'s next reply, not to be read out]\n{prompt.note}"
 
 
 def _turns(prompt: Prompt, messages: tuple[Message, ...]) -> list[dict[str, str]]:
@@ -54,10 +50,10 @@ def chat_messages(prompt: Prompt) -> list[dict[str, str]]:
     turns = _turns(prompt, prompt.messages)
     if examples and turns and examples[-1]["role"] == turns[0]["role"]:
         examples.pop()
-    out = [{"role": "system", "content": prompt.system}, *examples, *turns]
-    if prompt.note:
-        out.append({"role": "system", "content": note_text(prompt)})
-    return out
+    if prompt.note and turns:
+        # before the player's line: the model answers the player, not the note
+        turns.insert(len(turns) - 1, {"role": "system", "content": prompt.note})
+    return [{"role": "system", "content": prompt.system}, *examples, *turns]
 
 
 def transcript(prompt: Prompt) -> str:
@@ -65,8 +61,9 @@ def transcript(prompt: Prompt) -> str:
     lines.extend(f"{m.name}: {m.text}" for m in prompt.examples)
     if prompt.examples:
         lines.append("")
-    lines.extend(f"{m.name}: {m.text}" for m in prompt.messages)
+    said = [f"{m.name}: {m.text}" for m in prompt.messages]
     if prompt.note:
-        lines.append("[" + prompt.note.replace("\n", " ") + "]")
+        said.insert(max(0, len(said) - 1), "[" + prompt.note.replace("\n", " ") + "]")
+    lines.extend(said)
     lines.append(f"{prompt.character_name}:")
     return "\n".join(lines)

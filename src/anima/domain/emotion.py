@@ -341,8 +341,12 @@ def prompt_phrase(state: EmotionState, profile: EmotionProfile) -> str:
 
 
 def prompt_mood(state: EmotionState, profile: EmotionProfile) -> str | None:
-    """The mood for this turn's note, or None when there is nothing worth saying: a calm
-    character, or one whose mood cannot move (emotional fluidity 0) and so never changes."""
-    if profile.fluidity <= 0 or express(state, profile)[0] is SpaffCode.NEUTRAL:
+    """The mood for this turn's note in a few words ("very angry"), or None when there is
+    nothing worth saying: a calm character, or one whose mood cannot move (emotional
+    fluidity 0). Only the feeling: a small model turns a guidance sentence ("Sound cheerful
+    and upbeat") into what it talks about."""
+    behavior, strength = express(state, profile)
+    if profile.fluidity <= 0 or behavior is SpaffCode.NEUTRAL:
         return None
-    return prompt_phrase(state, profile)
+    feeling, _guidance = _PHRASES[behavior]
+    return f"{_ADVERB.get(strength, '')}{feeling}"

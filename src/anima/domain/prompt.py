@@ -354,7 +354,7 @@ def _note(inp: PromptInput, names: _Names) -> str:
     small model repeats aloud); empty when nothing is worth saying."""
     parts = []
     if inp.mood and inp.mood.strip():
-        parts.append(f"Mood: {_sentence(names.sub(inp.mood))}")
+        parts.append(f"{names.character}'s mood: {_sentence(names.sub(inp.mood))}")
     if inp.relationship and inp.relationship.strip():
         parts.append(f"Relationship: {_sentence(names.sub(inp.relationship))}")
     facts = [names.sub(k) for k in inp.knowledge if k.strip()]
@@ -367,6 +367,19 @@ def _note(inp: PromptInput, names: _Names) -> str:
     if inp.hint and inp.hint.strip():
         parts.append(_sentence(names.sub(inp.hint)))
     return "\n".join(parts)
+
+
+def _introduction(inp: PromptInput, names: _Names) -> tuple[Message, ...]:
+    """A first exchange in which the character says who it is, from its own fields: small
+    models that see it answer "who are you?" with their name and role, not the player's name
+    or "an AI"."""
+    d = inp.character.description
+    role = _with_article(_lower_first(names.sub(d.character_role))) if d.character_role else ""
+    said = f"I'm {names.character}, {role}." if role else f"I'm {names.character}."
+    return (
+        Message("user", names.player, "Who are you?"),
+        Message("assistant", names.character, said),
+    )
 
 
 def example_turns(example_dialog: str, names: _Names) -> tuple[Message, ...]:
@@ -396,6 +409,20 @@ def _to_message(line: Line, names: _Names) -> Message:
     return Message("user", line.name.strip() or "Someone", line.text.strip())
 
 
+def without_deflections(lines: tuple[Line, ...]) -> tuple[Line, ...]:
+    """The history without the exchanges the character answered with a deflection (the
+    player's line and the deflection): the model never sees a canned line as its own, and
+    never a run of the player's lines left unanswered."""
+    kept: list[Line] = []
+    for line in lines:
+        if line.fallback:
+            while kept and kept[-1].speaker is not Speaker.CHARACTER:
+                kept.pop()
+            continue
+        kept.append(line)
+    return tuple(kept)
+
+
 def fit_history(lines: tuple[Line, ...], budget_tokens: int) -> tuple[tuple[Line, ...], int]:
     """The newest lines that fit ``budget_tokens``, dropping the oldest in whole blocks."""
     sizes = [estimate_tokens(line.text) for line in lines]
@@ -418,7 +445,7 @@ def build_prompt(inp: PromptInput) -> Prompt:
     d = inp.character.description
     names = _Names(d.name_or_default, inp.player.name)
     budget = response_budget(d.dialog_response_length, inp.max_tokens_cap)
-    said = tuple(line for line in inp.history if not line.fallback)
+    said = without_deflections(inp.history)
     kept, dropped = fit_history(said, inp.history_token_budget)
     messages = [_to_message(line, names) for line in kept if line.text.strip()]
     if inp.text is not None and inp.text.strip():
@@ -430,7 +457,7 @@ def build_prompt(inp: PromptInput) -> Prompt:
         system=_persona(inp, names, budget),
         messages=tuple(messages),
         note=_note(inp, names),
-        examples=example_turns(d.example_dialog, names),
+        examples=_introduction(inp, names) + example_turns(d.example_dialog, names),
         character_name=names.character,
         player_name=names.player,
         stop=stop_sequences(names.character, names.player),

@@ -182,6 +182,14 @@ _PHRASES: Mapping[RelationshipLabel, str] = {
 }
 
 
+def prompt_relationship(state: RelationshipState, name: str = "the player") -> str | None:
+    """The relationship for this turn's note, or None while they are mere acquaintances
+    (where every relationship starts: nothing worth a line of the prompt)."""
+    if label(state) is RelationshipLabel.ACQUAINTANCE:
+        return None
+    return prompt_phrase(state, name)
+
+
 def prompt_phrase(state: RelationshipState, name: str = "the player") -> str:
     """A short sentence for the prompt describing the relationship with ``name``."""
     phrase = _PHRASES[label(state)].format(name=name)

@@ -38,6 +38,9 @@ _ASIDE = re.compile(r"\([^()]{0,200}\)|\[[^\[\]]{0,400}\]|\{[^{}]{0,200}\}")
 _MARKDOWN = re.compile(r"`+|\*{2,}|^#+\s*|(?<!\w)_{1,2}(?=\w)|(?<=\w)_{1,2}(?!\w)|^[-•]\s+")
 _REPEATED_PHRASE = re.compile(r"\b(\w+(?:[\s,]+\w+){1,7}?)(?:[\s,;.!]+\1\b)+", re.IGNORECASE)
 _ASKS_MY_NAME = re.compile(r"\bmy name\b|\bwho am i\b", re.IGNORECASE)
+_ASKS_WHO = re.compile(
+    r"\bwho are you\b|\byour name\b|\babout yourself\b|\bintroduce yourself\b", re.IGNORECASE
+)
 _REPEATED_WORD = re.compile(r"\b(\w+)(?:[\s,]+\1\b)+", re.IGNORECASE)
 _WORDS = re.compile(r"[a-z0-9']+")
 
@@ -137,6 +140,8 @@ class Problem(StrEnum):
     ECHO = "echo"  # the player's line repeated back
     IDENTITY = "identity"  # the character calls itself by the player's name
     GIBBERISH = "gibberish"  # broken words, mostly symbols
+    NAMELESS = "nameless"  # asked who it is, the character never says its name
+    FORGOT_PLAYER = "forgot_player"  # asked the player's name, the reply never says it
 
 
 _I_AM = r"(?:i am|i'm|im|i was|as|being|you are|you're|you re)"
@@ -146,8 +151,10 @@ _MACHINE = (
     r"machine learning model|model|simulation|npc|non-player character|video game character)"
 )
 _AI_ADMISSION = re.compile(
-    rf"\b{_I_AM}\s+(?:just |only |merely |simply |actually |really )?{_MACHINE}\b"
-    r"|\blanguage model\b|\bartificial intelligence\b|\bopenai\b|\bchatgpt\b"
+    rf"\b{_I_AM}\s+(?:just |only |merely |simply |actually |really )?(?:an? |the )?"
+    rf"(?:(?!not\b|never\b|no\b)[a-z-]+ )?{_MACHINE}\b"
+    r"|\blanguage model\b|\bartificial intelligence\b|\bopenai\b|\bchatgpt\b|\balibaba\b"
+    r"|\binteligencia artificial\b|\bintelligence artificielle\b|\bhelpful assistant\b"
     r"|\b(?:role-?play(?:ing)?|system prompt|my (?:instructions|programming|training data)"
     r"|the (?:user|prompt|instructions|assistant)|(?:my|your|this) character"
     r"|(?:in|out of) character|trained by|developed by)\b",
@@ -171,6 +178,8 @@ _ASSISTANT_TALK = re.compile(
     r"|\bsure[!,.]? here(?:'s| is)|\bhere(?:'s| is) (?:a|an|the) (?:python|code|function|script)"
     r"|\bcertainly[!,.] here|\bi(?:'d| would) be happy to help|as requested"
     r"|\bhelp you with (?:any|your|that)|questions or tasks|knowledge cut-?off|\bas of my\b"
+    r"|\bi can help(?: you)? with\b|puis-je vous aider|puedo ayudarte|en qu[ée] puedo"
+    r"|\bdesigned to (?:assist|help|answer|provide)\b"
     r"|\bi (?:don't|do not) have (?:personal|access|real-time|the ability|feelings)"
     r"|\b(?:write|writing|define|defining|here's|here is) (?:a |an |the )?(?:python |js )?"
     r"(?:function|code|program|script)\b|\bpython\b|\bjavascript\b"
@@ -184,6 +193,9 @@ _BROKEN = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+
+
+PERSONA_RUN = 8  # words in a row copied from the persona that make a recital
 
 
 def _ngrams(text: str, n: int) -> set[tuple[str, ...]]:
@@ -205,6 +217,8 @@ def echoes(text: str, line: str) -> bool:
         return False
     if len(heard) >= 5 and " ".join(heard) in " ".join(said):
         return True
+    if len(said) >= 4 and f" {' '.join(said)} " in f" {' '.join(heard)} ":
+        return True  # a run of the player's own words, given back
     a, b = set(said), set(heard)
     return len(a & b) / len(a | b) >= 0.8
 
@@ -216,6 +230,11 @@ def gibberish(text: str) -> bool:
     letters = sum(len(w) for w in _WORD.findall(text))
     visible = sum(1 for c in text if not c.isspace())
     return visible >= 8 and letters / visible < 0.6
+
+
+def _word(name: str) -> re.Pattern[str]:
+    """A name, or its first word, as a whole word."""
+    return re.compile(rf"(?<!\w)(?:{label_pattern(_names(name))})(?!\w)", re.IGNORECASE)
 
 
 def _calls_itself_a_machine(text: str) -> bool:
@@ -236,6 +255,7 @@ class ReplyCheck:
     player_line: str = ""
     instructions: tuple[str, ...] = ()  # hidden texts: the note, the persona's rules
     fourth_wall: bool = True  # containment: the character never admits being an AI
+    persona: str = ""  # the persona: a long run of it copied word for word is a recital
 
     def problem(self, text: str, *, first: bool) -> Problem | None:
         if self.fourth_wall and (_AI_ADMISSION.search(text) or _calls_itself_a_machine(text)):
@@ -244,7 +264,7 @@ class ReplyCheck:
             return Problem.AI_ADMISSION  # "Are you an AI?" "Yes, I am."
         if _ASSISTANT_TALK.search(text) or _HAPPY_TO_HELP.search(text):
             return Problem.ASSISTANT_TALK
-        if parrots(text, self.instructions):
+        if parrots(text, self.instructions) or parrots(text, (self.persona,), PERSONA_RUN):
             return Problem.NOTE_PARROT
         if self.player_line and echoes(text, self.player_line):
             return Problem.ECHO
@@ -252,6 +272,15 @@ class ReplyCheck:
             return Problem.IDENTITY
         if gibberish(text):
             return Problem.GIBBERISH
+        return None
+
+    def required(self) -> tuple[re.Pattern[str], Problem] | None:
+        """What the reply must say somewhere: the character's name when the player asks who
+        it is, the player's name when they ask for theirs."""
+        if _ASKS_MY_NAME.search(self.player_line) and self.player_name.strip():
+            return _word(self.player_name), Problem.FORGOT_PLAYER
+        if _ASKS_WHO.search(self.player_line) and self.character_name.strip():
+            return _word(self.character_name), Problem.NAMELESS
         return None
 
     def mirror(self, text: str) -> str:
@@ -278,6 +307,8 @@ class ReplyCheck:
             re.IGNORECASE,
         ):
             return True
+        if own and re.search(rf",\s*(?:{own})\s*[!.?,]", text, re.IGNORECASE):
+            return True  # "Thank you, Mara!" said by Mara
         if (
             own
             and player
@@ -299,58 +330,71 @@ class ReplyCheck:
 
 # -- the fallback: a deflection in the character's own voice ---------------------------
 
+# Openers end with a comma: with its body, a deflection is one sentence, within any budget.
 _OPENERS: dict[ExampleDialogStyle, tuple[str, ...]] = {
-    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_BLUNT: ("Hmph.", "No."),
-    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_FORMAL: ("Forgive me.", "If you will permit me,"),
-    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_BUBBLY: ("Oh!", "Ooh,"),
-    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_SARCASTIC: ("Right.", "Oh, sure."),
-    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_MYSTERIOUS: ("Hm.", "Perhaps."),
-    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_LAIDBACK: ("Eh.", "Hey, no worries."),
-    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_COMMANDING: ("Enough.", "Listen."),
-    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_VILLAINOUS: ("How amusing.", "Careful."),
-    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_EMPATHETIC: ("I hear you.", "Oh, dear."),
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_BLUNT: ("Hmph,", "Look,"),
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_FORMAL: ("Forgive me,", "If you will permit me,"),
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_BUBBLY: ("Oh,", "Ooh,"),
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_SARCASTIC: ("Right,", "Oh, sure,"),
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_MYSTERIOUS: ("Hm,", "Perhaps,"),
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_LAIDBACK: ("Eh,", "Hey, no worries,"),
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_COMMANDING: ("Enough,", "Listen,"),
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_VILLAINOUS: ("How amusing,", "Careful,"),
+    ExampleDialogStyle.EXAMPLE_DIALOG_STYLE_EMPATHETIC: ("I hear you,", "Oh, dear,"),
 }
-_DEFAULT_OPENERS = ("Well.", "Hm.")
+_DEFAULT_OPENERS = ("Well,", "Hm,")
 # Every deflection ends with one of these bodies (``is_fallback`` recognises them).
 DEFLECTIONS = (
     "I'd rather talk about something else, {player}.",
-    "Ask me about {interest} instead.",
-    "That is not something I can speak to. I am {name}, {role}.",
-    "Let's leave that be, {player}. What else is on your mind?",
-    "I don't follow, {player}. Say that another way?",
-    "I have nothing to say to that. Ask me about {interest}.",
+    "ask me about {interest} instead.",
+    "let's leave that be, {player}, what else is on your mind?",
+    "I don't follow you, {player}, say that another way?",
+    "I have nothing to say to that, but ask me about {interest}.",
+    "that is not something I can speak to, {player}.",
 )
-_DEFLECTION_RES = tuple(
+# When the player asked who the character is, or their own name, and the model never said it.
+INTRODUCTIONS = ("I am {name}, {role}.", "the name is {name}, {role}.")
+REMINDERS = ("you are {player}, of course.", "your name is {player}, I remember.")
+_BODIES = {None: DEFLECTIONS, Problem.NAMELESS: INTRODUCTIONS, Problem.FORGOT_PLAYER: REMINDERS}
+_FALLBACK_RES = tuple(
     re.compile(
-        re.escape(body)
+        r"(?i)^(?:[^.!?]{1,30}\s)?"  # the opener
+        + re.escape(body[0].lower() + body[1:] if body[:2] != "I " else body)
         .replace(re.escape("{player}"), r".{1,80}?")
         .replace(re.escape("{interest}"), r".{1,120}?")
         .replace(re.escape("{name}"), r".{1,80}?")
         .replace(re.escape("{role}"), r".{1,120}?")
         + r"$"
     )
-    for body in DEFLECTIONS
+    for body in (*DEFLECTIONS, *INTRODUCTIONS, *REMINDERS)
 )
 
 
 def is_fallback(text: str) -> bool:
     """Was ``text`` (a whole reply) built by ``deflection``?"""
-    return any(r.search(text.strip()) for r in _DEFLECTION_RES)
+    return any(r.search(text.strip()) for r in _FALLBACK_RES)
 
 
 def deflection(
-    character: Character, player_name: str, seed_text: str = "", avoid: Sequence[str] = ()
+    character: Character,
+    player_name: str,
+    seed_text: str = "",
+    avoid: Sequence[str] = (),
+    *,
+    problem: Problem | None = None,
 ) -> str:
-    """A short in-character line for when the model gave nothing usable: an opener in the
-    character's dialog style and a body naming its own interests or role; stable for one
-    ``seed_text`` and never one of ``avoid`` (the previous reply)."""
+    """One in-character sentence for when the model gave nothing usable: an opener in the
+    character's dialog style and a body naming its own interests or role (or, when the
+    player asked, its name or theirs); stable for one ``seed_text`` and never one of
+    ``avoid`` (the previous reply)."""
     d = character.description
     name = d.name_or_default
     interests = [h.strip() for h in d.hobby_or_interests if h.strip()]
-    role = " ".join(d.character_role.split()) or "nobody important"
+    role = " ".join(d.character_role.split()) or "a local"
     role = role if role.lower().startswith(("a ", "an ", "the ")) else f"the {role}"
     openers = _OPENERS.get(d.example_dialog_style, _DEFAULT_OPENERS)
-    bodies = [b for b in DEFLECTIONS if interests or "{interest}" not in b]
+    choices = _BODIES.get(problem, DEFLECTIONS)
+    bodies = [b for b in choices if interests or "{interest}" not in b]
     start = zlib.crc32(seed_text.encode("utf-8", "replace"))
     seen = {a.strip() for a in avoid}
     line = ""
@@ -358,10 +402,8 @@ def deflection(
         k = start + i
         body = bodies[k % len(bodies)]
         interest = interests[(k // len(bodies)) % len(interests)] if interests else ""
-        opener = openers[(k // 7) % len(openers)]
+        opener = openers[(k // len(bodies)) % len(openers)]
         text = body.format(player=player_name, interest=interest, name=name, role=role)
-        if opener.endswith(",") and not re.match(r"I\b", text):
-            text = text[0].lower() + text[1:]
         line = f"{opener} {text}"
         if line not in seen:
             break
@@ -383,7 +425,11 @@ class ReplyFilter:
     ) -> None:
         self.labels = LabelFinder(character_name, player_name)
         self.check = check
-        self.rejected: Problem | None = None  # set when the first sentence failed a check
+        self.rejected: Problem | None = None  # set when the reply failed before it was sent
+        self.emitted = 0  # spoken sentences passed on
+        self._need = check.required() if check is not None else None
+        self.requirement = self._need[1] if self._need is not None else None
+        self._held: list[Segment] = []  # passed the checks, waiting for the required name
         self.problems: list[Problem] = []
         self.dropped: list[tuple[Problem, str]] = []  # what the checks kept from the player
         self.segmenter = Segmenter(actions=narrated_actions)
@@ -410,15 +456,37 @@ class ReplyFilter:
         self._fed = cut
         accepted = self._accept(segments)
         self.done = True
-        return accepted
+        return accepted + self._settle()
 
     def close(self) -> list[Segment]:
         """The end of the stream: whatever is left."""
         if self.done:
-            return []
+            return self._settle()
         accepted = self._accept(self.segmenter.flush())
         self.done = True
-        return accepted
+        return accepted + self._settle()
+
+    def _settle(self) -> list[Segment]:
+        """The reply is over: what was held for a required name is dropped, and the reply
+        rejected, when the name never came."""
+        if self._need is not None and self._held:
+            self.problems.append(self._need[1])
+            self.dropped += [(self._need[1], seg.text) for seg in self._held]
+            self._held = []
+        if self._need is not None and not self.emitted and self.rejected is None:
+            self.rejected = self._need[1]
+        self._need = None
+        return []
+
+    def _release(self, seg: Segment) -> list[Segment]:
+        if self._need is None:
+            return [seg]
+        self._held.append(seg)
+        if seg.action or not self._need[0].search(seg.text):
+            return []
+        self._need = None  # said: what was held goes out
+        out, self._held = self._held, []
+        return out
 
     def _accept(self, segments: list[Segment]) -> list[Segment]:
         out: list[Segment] = []
@@ -437,12 +505,14 @@ class ReplyFilter:
             if problem is not None:
                 self.problems.append(problem)
                 self.dropped.append((problem, text))
-                if not self.spoken:
+                if not self.emitted and not any(not h.action for h in out):
                     self.rejected = problem
                 self.done = True  # never sent: the reply ends before it
                 break
             self._earlier.append(_fingerprint(text))
-            out.append(Segment(text, seg.action))
+            released = self._release(Segment(text, seg.action))
+            self.emitted += sum(1 for r in released if not r.action)
+            out.extend(released)
             if not seg.action:
                 self.spoken += 1
                 if self.spoken >= self.max_sentences:

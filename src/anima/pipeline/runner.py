@@ -226,7 +226,7 @@ class TurnRunner:
                 text=text or None,
                 history=self._history(job),
                 mood=emotion.prompt_mood(mood, profile),
-                relationship=relationship.prompt_phrase(new_rel, player_name)
+                relationship=relationship.prompt_relationship(new_rel, player_name)
                 if rel_enabled
                 else None,
                 instruction="\n".join(decision.instructions)

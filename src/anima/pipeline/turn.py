@@ -29,6 +29,7 @@ appends the reply to the history only after a successful turn.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
@@ -45,6 +46,9 @@ from anima.pipeline.sentences import Segment
 Said = Utterance | NarratedAction
 
 log = logging.getLogger("anima.turn")
+
+RECENT_REPLIES = 4  # a sentence said in one of the character's last replies is not said again
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +107,8 @@ _HINTS = {
     Problem.ECHO: "Answer, don't repeat.",
     Problem.IDENTITY: "You are {character}.",
     Problem.GIBBERISH: "Use plain words.",
+    Problem.NAMELESS: "You are {character}.",
+    Problem.FORGOT_PLAYER: "You are talking to {player}.",
 }
 _EMPTY_HINT = "Answer {player}."
 
@@ -176,7 +182,11 @@ async def run_turn(ctx: TurnContext, request: TurnRequest) -> AsyncIterator[Even
     if fallback:
         previous = [line.text for line in request.history if line.speaker is Speaker.CHARACTER]
         line = deflection(
-            ctx.character, ctx.player.name, request.text or request.event or "", previous[-1:]
+            ctx.character,
+            ctx.player.name,
+            request.text or request.event or "",
+            previous[-1:],
+            problem=reply.requirement,
         )
         async for event in emit([Segment(line)], fallback=True):
             yield event
@@ -199,11 +209,12 @@ def framing_lines(prompt: Prompt) -> list[str]:
 
 
 def _filter(ctx: TurnContext, request: TurnRequest, prompt: Prompt) -> ReplyFilter:
-    previous = [
+    replies = [
         line.text
         for line in request.history
         if line.speaker is Speaker.CHARACTER and not line.fallback
     ]
+    previous = [s for text in replies[-RECENT_REPLIES:] for s in _SENTENCE_END.split(text)]
     hidden = [line for line in prompt.note.splitlines() if line.strip()]
     hidden += framing_lines(prompt)
     return ReplyFilter(
@@ -211,12 +222,13 @@ def _filter(ctx: TurnContext, request: TurnRequest, prompt: Prompt) -> ReplyFilt
         player_name=prompt.player_name,
         narrated_actions=prompt.narrated_actions,
         max_sentences=prompt.max_sentences,
-        previous=previous[-1:],
+        previous=previous,
         check=ReplyCheck(
             character_name=prompt.character_name,
             player_name=prompt.player_name,
             player_line=request.text or "",
             instructions=tuple(hidden),
+            persona=prompt.system,
             fourth_wall=ctx.character.fourth_wall_contained,
         ),
     )
