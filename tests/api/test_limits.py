@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text as sql
 
+from anima.api.session_state import parse_feedback
 from anima.backends.scripted import ScriptedLLM
 from anima.errors import InvalidArgument
 from anima.settings import Settings
@@ -157,3 +158,18 @@ def test_a_websocket_player_name_over_the_limit_is_a_warning(rig: Rig) -> None:
         sock.send(configuration(user={"name": "x" * 100_000}))
         warning = sock.until(is_control("WARNING"))[-1]
         assert "at most 200" in warning["result"]["control"]["description"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ({"comment": "c" * 4001}, "comment"),
+        ({"isLike": "yes"}, "isLike"),
+        ({"isLike": 1}, "isLike"),
+        ({"type": [3]}, "type.0"),
+    ],
+)
+def test_feedback_from_either_face_is_limited_and_strict(raw: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        parse_feedback(raw)
+    assert caught.value.field == field

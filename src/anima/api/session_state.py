@@ -23,7 +23,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
 from anima.api.checked import CheckedRoute
 from anima.api.deps import AppState, get_state
@@ -90,9 +90,19 @@ async def get_session_state(ws: str, session: str, request: Request) -> JSONResp
 class FeedbackBody(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    is_like: bool = Field(False, alias="isLike")
-    type: list[str] = Field(default_factory=list, max_length=len(DISLIKE_TYPES))
-    comment: str = Field("", max_length=4000)
+    is_like: StrictBool = Field(False, alias="isLike")
+    type: list[StrictStr] = Field(default_factory=list, max_length=len(DISLIKE_TYPES))
+    comment: StrictStr = Field("", max_length=4000)
+
+
+def parse_feedback(raw: Any) -> FeedbackBody:
+    """A client's InteractionFeedback (shared with the gRPC face); a bad field is a 400."""
+    try:
+        return FeedbackBody.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise InvalidArgument(f"{where}: {first['msg']}", field=where) from exc
 
 
 def feedback_json(feedback: Feedback) -> dict[str, Any]:
@@ -178,12 +188,7 @@ async def post_feedback(
             raise InvalidArgument("the body must be JSON (an InteractionFeedback)") from exc
         if isinstance(raw, dict) and isinstance(raw.get("interactionFeedback"), dict):
             raw = raw["interactionFeedback"]
-        try:
-            body = FeedbackBody.model_validate(raw)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "body"
-            raise InvalidArgument(f"{where}: {first['msg']}", field=where) from exc
+        body = parse_feedback(raw)
         stored = await create_feedback(get_state(request), ws, session, interaction, group, body)
         return feedback_json(stored)
 

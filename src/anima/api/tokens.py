@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictStr
 from starlette.requests import HTTPConnection
 
 from anima.api.auth import authorize
@@ -188,8 +188,10 @@ def signature_hosts(settings: Settings, *request_hosts: str) -> list[str]:
 
 
 class GenerateTokenRequest(BaseModel):
-    key: str = Field("", max_length=128)
-    resources: list[str] = Field(default_factory=list, max_length=16)
+    key: StrictStr = Field("", max_length=128)
+    resources: list[Annotated[StrictStr, Field(max_length=200)]] = Field(
+        default_factory=list, max_length=16
+    )
 
 
 @router.post(

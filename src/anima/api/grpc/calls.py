@@ -20,7 +20,7 @@ from anima.api import session_state
 from anima.api.deps import AppState
 from anima.api.grpc.metadata import metadata, session_claims, session_id
 from anima.api.grpc.status import unary
-from anima.api.session_state import FeedbackBody, session_states
+from anima.api.session_state import parse_feedback, session_states
 from anima.api.tokens import signature_hosts, token_service
 from anima.domain import tokens
 from anima.errors import InvalidArgument
@@ -83,10 +83,12 @@ class Calls:
         workspace, session = _session_name("/".join(parts[:4]), "parent")
         await session_claims(self.tokens, context, session=session, workspace=workspace)
         given = request.interaction_feedback
-        body = FeedbackBody(
-            isLike=given.is_like,
-            type=[_dislike_name(t) for t in given.type],
-            comment=given.comment,
+        body = parse_feedback(
+            {
+                "isLike": given.is_like,
+                "type": [_dislike_name(t) for t in given.type],
+                "comment": given.comment,
+            }
         )
         stored = await session_state.create_feedback(
             self.state, workspace, session, parts[5], parts[7], body
