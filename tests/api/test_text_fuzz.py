@@ -240,8 +240,9 @@ def _reads(w: World) -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture
-def rig(settings: Settings) -> Iterator[Rig]:
-    with open_rig(settings) as r:
+def rig(db_settings: Settings) -> Iterator[Rig]:
+    """On SQLite and on PostgreSQL (which refuses NUL where SQLite keeps it)."""
+    with open_rig(db_settings) as r:
         r.use_llm(ScriptedLLM(["Hello there."] * 10_000))
         yield r
 
