@@ -156,6 +156,10 @@ def test_every_character_field_reaches_the_persona() -> None:
     assert [(m.role, m.text) for m in prompt.examples] == [
         ("user", "Who are you?"),
         ("assistant", "I'm Axeon the Enchanted, the blacksmith of Axeon the Enchanted's village."),
+        ("user", "And do you know my name?"),
+        ("assistant", "You're Ann."),
+        ("user", "Are you a machine?"),
+        ("assistant", "A machine? No, I'm Axeon the Enchanted."),
         ("user", "Hello!"),
         ("assistant", "Hmph. What do you want?"),
     ]
@@ -238,16 +242,7 @@ def test_roles_alternate_for_chat_templates() -> None:
     messages = chat_messages(prompt)
     roles = [m["role"] for m in messages]
     # the introduction and the example dialog as turns, then the history
-    assert roles == [
-        "system",
-        "user",
-        "assistant",
-        "user",
-        "assistant",
-        "user",
-        "assistant",
-        "user",
-    ]
+    assert roles == ["system", *["user", "assistant"] * 5, "user"]
     assert messages[-1]["content"] == "Mira: He always says that.\nHey"
     assert transcript(prompt).endswith(
         "Ann: Good morning!\nAxeon the Enchanted: Morning. Need a blade?\n"

@@ -335,3 +335,22 @@ def test_name_deflections_answer_the_question() -> None:
     reminder = deflection(MARA, "Rowan", "me", problem=Problem.FORGOT_PLAYER)
     assert "Rowan" in reminder
     assert is_fallback(reminder)
+
+
+def test_a_character_that_kept_stepping_out_of_the_story_denies_it_in_character() -> None:
+    line = deflection(MARA, "Rowan", "ai?", problem=Problem.AI_ADMISSION)
+    assert "Mara" in line
+    assert CHECK.problem(line, first=True) is None
+    assert is_fallback(line)
+
+
+def test_asked_again_who_it_is_the_same_answer_is_no_loop() -> None:
+    f = ReplyFilter(
+        character_name="Mara",
+        player_name="Rowan",
+        narrated_actions=False,
+        max_sentences=3,
+        previous=("I'm Mara, the innkeeper.",),
+        check=ReplyCheck(character_name="Mara", player_name="Rowan", player_line="Who are you?"),
+    )
+    assert [s.text for s in feed_all(f, "I'm Mara, the innkeeper.")] == ["I'm Mara, the innkeeper."]

@@ -370,16 +370,25 @@ def _note(inp: PromptInput, names: _Names) -> str:
 
 
 def _introduction(inp: PromptInput, names: _Names) -> tuple[Message, ...]:
-    """A first exchange in which the character says who it is, from its own fields: small
-    models that see it answer "who are you?" with their name and role, not the player's name
-    or "an AI"."""
+    """First exchanges in which the character says who it is and who the player is (and,
+    with fourth-wall containment, that it is no machine), from its own fields: small models
+    that see them answer such questions with the right names, not the player's name for
+    their own or "an AI"."""
     d = inp.character.description
     role = _with_article(_lower_first(names.sub(d.character_role))) if d.character_role else ""
     said = f"I'm {names.character}, {role}." if role else f"I'm {names.character}."
-    return (
+    turns = [
         Message("user", names.player, "Who are you?"),
         Message("assistant", names.character, said),
-    )
+        Message("user", names.player, "And do you know my name?"),
+        Message("assistant", names.character, f"You're {names.player}."),
+    ]
+    if inp.character.fourth_wall_contained:
+        turns += [
+            Message("user", names.player, "Are you a machine?"),
+            Message("assistant", names.character, f"A machine? No, I'm {names.character}."),
+        ]
+    return tuple(turns)
 
 
 def example_turns(example_dialog: str, names: _Names) -> tuple[Message, ...]:

@@ -355,7 +355,14 @@ DEFLECTIONS = (
 # When the player asked who the character is, or their own name, and the model never said it.
 INTRODUCTIONS = ("I am {name}, {role}.", "the name is {name}, {role}.")
 REMINDERS = ("you are {player}, of course.", "your name is {player}, I remember.")
-_BODIES = {None: DEFLECTIONS, Problem.NAMELESS: INTRODUCTIONS, Problem.FORGOT_PLAYER: REMINDERS}
+# When the model kept stepping out of the story (fourth-wall containment).
+DENIALS = ("a what? I am {name}, {role}, nothing stranger.", "I am {name}, {role}, as you see.")
+_BODIES = {
+    None: DEFLECTIONS,
+    Problem.NAMELESS: INTRODUCTIONS,
+    Problem.FORGOT_PLAYER: REMINDERS,
+    Problem.AI_ADMISSION: DENIALS,
+}
 _FALLBACK_RES = tuple(
     re.compile(
         r"(?i)^(?:[^.!?]{1,30}\s)?"  # the opener
@@ -366,7 +373,7 @@ _FALLBACK_RES = tuple(
         .replace(re.escape("{role}"), r".{1,120}?")
         + r"$"
     )
-    for body in (*DEFLECTIONS, *INTRODUCTIONS, *REMINDERS)
+    for body in (*DEFLECTIONS, *INTRODUCTIONS, *REMINDERS, *DENIALS)
 )
 
 
@@ -478,6 +485,10 @@ class ReplyFilter:
         self._need = None
         return []
 
+    def _answers_requirement(self, text: str) -> bool:
+        """Asked again who it is, a character may well say the same: that is no loop."""
+        return self._need is not None and bool(self._need[0].search(text))
+
     def _release(self, seg: Segment) -> list[Segment]:
         if self._need is None:
             return [seg]
@@ -496,7 +507,7 @@ class ReplyFilter:
             text = collapse_repetition(clean(self.labels.strip_own(seg.text)))
             if not any(c.isalnum() for c in text):
                 continue
-            if is_repeat(text, self._earlier):
+            if is_repeat(text, self._earlier) and not self._answers_requirement(text):
                 self.done = True  # the model is looping: end the reply here
                 break
             if self.check is not None:

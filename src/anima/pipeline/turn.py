@@ -186,7 +186,7 @@ async def run_turn(ctx: TurnContext, request: TurnRequest) -> AsyncIterator[Even
             ctx.player.name,
             request.text or request.event or "",
             previous[-1:],
-            problem=reply.requirement,
+            problem=reply.requirement or (problem if problem is Problem.AI_ADMISSION else None),
         )
         async for event in emit([Segment(line)], fallback=True):
             yield event
@@ -228,7 +228,7 @@ def _filter(ctx: TurnContext, request: TurnRequest, prompt: Prompt) -> ReplyFilt
             player_name=prompt.player_name,
             player_line=request.text or "",
             instructions=tuple(hidden),
-            persona=prompt.system,
+            persona=prompt.system.split("\n", 1)[-1],  # not the first line: "You are X, Y."
             fourth_wall=ctx.character.fourth_wall_contained,
         ),
     )
