@@ -221,3 +221,14 @@ def test_state_is_clipped_and_round_trips() -> None:
     }
     assert RelationshipState.from_dict(state.as_dict()) == state
     assert RelationshipState.from_dict({}) == RelationshipState()
+
+
+def test_the_prompt_hears_of_a_relationship_only_beyond_acquaintance() -> None:
+    from anima.domain.relationship import RelationshipState, prompt_relationship
+
+    assert prompt_relationship(RelationshipState(), "Ann") is None
+    friend = RelationshipState(trust=40, respect=40, familiar=40)
+    line = prompt_relationship(friend, "Ann")
+    assert line is not None
+    assert "Ann" in line
+    assert "friend" in line
