@@ -9,7 +9,8 @@ The engine's time to the first utterance comes from the evaluation's own timing.
 
 Figures per model (``BENCH_REUSE_MODELS``, comma-separated; default every bundled model):
 re-evaluated prompt tokens per turn (median and max over turns 2-12), and first utterance of
-warm turns (turns 2-12: the persona is already evaluated) median and p90. The turns are
+warm turns (turns 2-12: the persona is already evaluated) median and p90, and the
+conversation itself (every line and reply, unedited). The turns are
 sampled with a fixed seed; the machine is shared, so compare models within one run.
 """
 
@@ -68,6 +69,7 @@ async def measure(model: str) -> dict[str, Any]:
         "first_utterance_s_turn1": round(first[0], 3),
         "first_utterance_s_warm_median": round(statistics.median(first[1:]), 3),
         "first_utterance_s_warm_p90": round(_percentile(first[1:], 0.9), 3),
+        "conversation": [[t.line.text, t.reply.text] for t in turns],
         "model_first_chunk_s_warm_median": round(
             statistics.median(g.first_chunk_s or 0.0 for g in generations[1:]), 3
         ),

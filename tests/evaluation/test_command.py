@@ -62,7 +62,7 @@ def test_eval_in_process_writes_a_report_and_checks_thresholds(
         "--out",
         str(out),
     ]
-    assert main([*args, "--max-label-leaks", "0", "--max-fallback", "0.05"]) == 0
+    assert main([*args, "--max-label-leaks", "0", "--min-own-name", "1.0"]) == 0
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["player"] == "Ada"
     assert report["target"] == "in process"
@@ -76,8 +76,10 @@ def test_eval_in_process_writes_a_report_and_checks_thresholds(
     assert "[3/3] Brom: What is my name?" in captured.err
     assert "own_name" in captured.out
 
-    assert main([*args, "--min-own-name", "1.0"]) == 1
-    assert "threshold missed: own_name: 0.0% (0/2) is below --min-own-name 100.0%" in (
+    # The scripted replies never name the player when asked: the engine answers from the
+    # character's fields instead, a fallback the threshold catches.
+    assert main([*args, "--max-fallback", "0.05"]) == 1
+    assert "threshold missed: fallback: 33.3% (2/6) is above --max-fallback 5.0%" in (
         capsys.readouterr().err
     )
 
