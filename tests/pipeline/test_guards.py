@@ -111,6 +111,12 @@ def test_is_repeat_is_about_words_not_case_or_punctuation() -> None:
     assert not is_repeat("I am a brave smith of the north", seen)
 
 
+def test_a_short_greeting_may_come_again() -> None:
+    assert not is_repeat("Hello!", [frozenset({"hello"})])
+    segments, _ = run("Hello! Good to see you.", previous=("Hello!",))
+    assert [s.text for s in segments] == ["Hello!", "Good to see you."]
+
+
 def test_sentence_budget_stops_the_reply() -> None:
     segments, stopped = run("One. Two. *nods* Three. Four.", max_sentences=2)
     assert segments == [Segment("One."), Segment("Two.")]

@@ -119,10 +119,14 @@ def _fingerprint(text: str) -> frozenset[str]:
     return frozenset(_WORDS.findall(text.lower()))
 
 
+REPEAT_MIN_WORDS = 3  # "Hello!", "Hmph." or "Yes." may well come again
+
+
 def is_repeat(text: str, earlier: Sequence[frozenset[str]]) -> bool:
-    """Nearly the same words as an earlier sentence (Jaccard >= 0.8)."""
+    """Nearly the same words as an earlier sentence (Jaccard >= 0.8), for a sentence of at
+    least ``REPEAT_MIN_WORDS`` words."""
     words = _fingerprint(text)
-    if not words:
+    if len(words) < REPEAT_MIN_WORDS:
         return False
     for seen in earlier:
         union = len(words | seen)
@@ -472,6 +476,11 @@ class ReplyFilter:
         accepted = self._accept(self.segmenter.flush())
         self.done = True
         return accepted + self._settle()
+
+    @property
+    def raw(self) -> str:
+        """What the model wrote, as it came (for the debug log)."""
+        return self._raw
 
     def _settle(self) -> list[Segment]:
         """The reply is over: what was held for a required name is dropped, and the reply

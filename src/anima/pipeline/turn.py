@@ -172,8 +172,14 @@ async def run_turn(ctx: TurnContext, request: TurnRequest) -> AsyncIterator[Even
                     break  # leaving the block closes the stream: generation stops
         async for event in emit(reply.close()):
             yield event
-        if reply.problems:
-            log.debug("reply %d of %s cut: %s", attempt, request.interaction_id, reply.dropped)
+        if reply.problems or not said:
+            log.debug(
+                "reply %d of %s cut: %s (the model wrote %r)",
+                attempt,
+                request.interaction_id,
+                reply.dropped,
+                reply.raw,
+            )
         if any(isinstance(s, Utterance) for s in said):
             break
         problem = reply.rejected
