@@ -83,9 +83,9 @@ class Settings(BaseSettings):
         "embedded", description="embedded | openai | scripted, or a 'module:Class' import string."
     )
     llm_model: str = Field(
-        "smollm2-135m-instruct",
-        description="Bundled model of the embedded backend: smollm2-135m-instruct | "
-        "qwen2.5-0.5b-instruct | gemma3-270m "
+        "qwen2.5-0.5b-instruct",
+        description="Bundled model of the embedded backend: qwen2.5-0.5b-instruct | "
+        "smollm2-135m-instruct | gemma3-270m "
         "(ignored when llm_model_path is set).",
     )
     llm_model_path: Path | None = Field(None, description="GGUF file for the embedded backend.")

@@ -111,7 +111,7 @@ async def test_a_model_path_with_its_sha256(tmp_path: Path, llm: LlamaLLM) -> No
     settings = Settings(
         data_dir=tmp_path,
         llm_model_path=llm.model_path,
-        llm_model_sha256=models.SMOLLM2.sha256,
+        llm_model_sha256=models.BUNDLED[Settings().llm_model].sha256,
         llm_prompt_format="completion",
         llm_context_tokens=512,
     )

