@@ -218,27 +218,26 @@ def test_asked_for_their_name_the_pronouns_are_turned_round() -> None:
     assert check.problem("Your name is Rowan.", first=True) is None
 
 
-def test_a_rejected_first_sentence_rejects_the_reply() -> None:
-    f = ReplyFilter(
+def mara_filter(check: ReplyCheck = CHECK, previous: tuple[str, ...] = ()) -> ReplyFilter:
+    return ReplyFilter(
         character_name="Mara",
         player_name="Rowan",
         narrated_actions=False,
         max_sentences=3,
-        check=CHECK,
+        previous=previous,
+        check=check,
     )
+
+
+def test_a_rejected_first_sentence_rejects_the_reply() -> None:
+    f = mara_filter()
     assert f.feed("I am an AI. I have no body. ") == []
     assert f.rejected is Problem.AI_ADMISSION
     assert f.done
 
 
 def test_a_bad_later_sentence_ends_the_reply_before_it() -> None:
-    f = ReplyFilter(
-        character_name="Mara",
-        player_name="Rowan",
-        narrated_actions=False,
-        max_sentences=3,
-        check=CHECK,
-    )
+    f = mara_filter()
     out = f.feed("No, I'm Mara. How can I help you today? ") + f.close()
     assert [s.text for s in out] == ["No, I'm Mara."]
     assert f.rejected is None
@@ -301,13 +300,7 @@ def feed_all(f: ReplyFilter, text: str) -> list[Segment]:
 
 
 def asked(line: str) -> ReplyFilter:
-    return ReplyFilter(
-        character_name="Mara",
-        player_name="Rowan",
-        narrated_actions=False,
-        max_sentences=3,
-        check=ReplyCheck(character_name="Mara", player_name="Rowan", player_line=line),
-    )
+    return mara_filter(ReplyCheck(character_name="Mara", player_name="Rowan", player_line=line))
 
 
 def test_asked_who_it_is_the_reply_is_held_until_the_name_comes() -> None:
@@ -351,12 +344,8 @@ def test_a_character_that_kept_stepping_out_of_the_story_denies_it_in_character(
 
 
 def test_asked_again_who_it_is_the_same_answer_is_no_loop() -> None:
-    f = ReplyFilter(
-        character_name="Mara",
-        player_name="Rowan",
-        narrated_actions=False,
-        max_sentences=3,
+    f = mara_filter(
+        ReplyCheck(character_name="Mara", player_name="Rowan", player_line="Who are you?"),
         previous=("I'm Mara, the innkeeper.",),
-        check=ReplyCheck(character_name="Mara", player_name="Rowan", player_line="Who are you?"),
     )
     assert [s.text for s in feed_all(f, "I'm Mara, the innkeeper.")] == ["I'm Mara, the innkeeper."]

@@ -28,18 +28,21 @@ MAX_YAML_CHARS = 65_536  # a goals configuration
 MAX_ITEMS = 100  # entries of a list of labels or references
 
 
-class MaxChars:
-    """Annotation marker: ``Annotated[str, MaxChars(100)]``; the error names the limit."""
+class _MaxLength:
+    """Annotation marker refusing a value longer than ``limit`` with an error naming the limit
+    (values read back from the store, validated with context ``{"stored": True}``, pass)."""
+
+    code = ""
+    message = ""
+    json_key = ""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
 
-    def _check(self, value: str, info: core_schema.ValidationInfo) -> str:
+    def _check(self, value: Any, info: core_schema.ValidationInfo) -> Any:
         if len(value) > self.limit and not (info.context or {}).get("stored"):
             raise PydanticCustomError(
-                "text_too_long",
-                "{length} characters is too long; at most {limit} are allowed",
-                {"length": len(value), "limit": self.limit},
+                self.code, self.message, {"length": len(value), "limit": self.limit}
             )
         return value
 
@@ -52,8 +55,24 @@ class MaxChars:
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         json_schema = handler(schema)
-        json_schema["maxLength"] = self.limit
+        json_schema[self.json_key] = self.limit
         return json_schema
+
+
+class MaxChars(_MaxLength):
+    """``Annotated[str, MaxChars(100)]``."""
+
+    code = "text_too_long"
+    message = "{length} characters is too long; at most {limit} are allowed"
+    json_key = "maxLength"
+
+
+class MaxItems(_MaxLength):
+    """``Annotated[list[X], MaxItems(100)]``."""
+
+    code = "too_many_items"
+    message = "{length} items are too many; at most {limit} are allowed"
+    json_key = "maxItems"
 
 
 Label = Annotated[StrictStr, MaxChars(MAX_LABEL_CHARS)]
@@ -64,34 +83,6 @@ Example = Annotated[StrictStr, MaxChars(MAX_EXAMPLE_CHARS)]
 Uri = Annotated[StrictStr, MaxChars(MAX_URI_CHARS)]
 Reference = Annotated[StrictStr, MaxChars(MAX_REFERENCE_CHARS)]
 Yaml = Annotated[StrictStr, MaxChars(MAX_YAML_CHARS)]
-
-
-class MaxItems:
-    """Annotation marker: ``Annotated[list[X], MaxItems(100)]``, as ``MaxChars`` for lists."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-
-    def _check(self, value: list[Any], info: core_schema.ValidationInfo) -> list[Any]:
-        if len(value) > self.limit and not (info.context or {}).get("stored"):
-            raise PydanticCustomError(
-                "too_many_items",
-                "{length} items are too many; at most {limit} are allowed",
-                {"length": len(value), "limit": self.limit},
-            )
-        return value
-
-    def __get_pydantic_core_schema__(
-        self, source: type[Any], handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.with_info_after_validator_function(self._check, handler(source))
-
-    def __get_pydantic_json_schema__(
-        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        json_schema = handler(schema)
-        json_schema["maxItems"] = self.limit
-        return json_schema
 
 
 Labels = Annotated[list[Label], MaxItems(MAX_ITEMS)]
