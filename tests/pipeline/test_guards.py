@@ -111,10 +111,15 @@ def test_is_repeat_is_about_words_not_case_or_punctuation() -> None:
     assert not is_repeat("I am a brave smith of the north", seen)
 
 
-def test_a_short_greeting_may_come_again() -> None:
-    assert not is_repeat("Hello!", [frozenset({"hello"})])
+def test_a_short_greeting_may_come_again_when_more_follows() -> None:
     segments, _ = run("Hello! Good to see you.", previous=("Hello!",))
     assert [s.text for s in segments] == ["Hello!", "Good to see you."]
+
+
+def test_a_reply_that_is_only_a_short_line_said_before_is_a_loop() -> None:
+    f = mara_filter(previous=("Whatever.",))
+    assert feed_all(f, "Whatever.") == []
+    assert f.rejected is Problem.LOOP
 
 
 def test_sentence_budget_stops_the_reply() -> None:

@@ -123,10 +123,9 @@ REPEAT_MIN_WORDS = 3  # "Hello!", "Hmph." or "Yes." may well come again
 
 
 def is_repeat(text: str, earlier: Sequence[frozenset[str]]) -> bool:
-    """Nearly the same words as an earlier sentence (Jaccard >= 0.8), for a sentence of at
-    least ``REPEAT_MIN_WORDS`` words."""
+    """Nearly the same words as an earlier sentence (Jaccard >= 0.8)."""
     words = _fingerprint(text)
-    if len(words) < REPEAT_MIN_WORDS:
+    if not words:
         return False
     for seen in earlier:
         union = len(words | seen)
@@ -146,6 +145,7 @@ class Problem(StrEnum):
     GIBBERISH = "gibberish"  # broken words, mostly symbols
     NAMELESS = "nameless"  # asked who it is, the character never says its name
     FORGOT_PLAYER = "forgot_player"  # asked the player's name, the reply never says it
+    LOOP = "loop"  # the whole reply is a short line the character said just before
 
 
 _I_AM = r"(?:i am|i'm|im|i was|as|being|you are|you're|you re)"
@@ -441,6 +441,7 @@ class ReplyFilter:
         self._need = check.required() if check is not None else None
         self.requirement = self._need[1] if self._need is not None else None
         self._held: list[Segment] = []  # passed the checks, waiting for the required name
+        self._opening_repeat = False  # the first sentence is a short one said before
         self.problems: list[Problem] = []
         self.dropped: list[tuple[Problem, str]] = []  # what the checks kept from the player
         self.segmenter = Segmenter(actions=narrated_actions)
@@ -484,7 +485,15 @@ class ReplyFilter:
 
     def _settle(self) -> list[Segment]:
         """The reply is over: what was held for a required name is dropped, and the reply
-        rejected, when the name never came."""
+        rejected, when the name never came; so is a reply that was nothing but a short line
+        said before."""
+        if self._opening_repeat and self._held:
+            self.problems.append(Problem.LOOP)
+            self.dropped += [(Problem.LOOP, seg.text) for seg in self._held]
+            self._held = []
+            if not self.emitted and self.rejected is None:
+                self.rejected = Problem.LOOP
+        self._opening_repeat = False
         if self._need is not None and self._held:
             self.problems.append(self._need[1])
             self.dropped += [(self._need[1], seg.text) for seg in self._held]
@@ -499,8 +508,13 @@ class ReplyFilter:
         return self._need is not None and bool(self._need[0].search(text))
 
     def _release(self, seg: Segment) -> list[Segment]:
+        if self._opening_repeat and not self._held:
+            self._held.append(seg)  # the short repeated opening: wait for more
+            return []
+        self._opening_repeat = False
         if self._need is None:
-            return [seg]
+            out, self._held = [*self._held, seg], []
+            return out
         self._held.append(seg)
         if seg.action or not self._need[0].search(seg.text):
             return []
@@ -517,8 +531,10 @@ class ReplyFilter:
             if not any(c.isalnum() for c in text):
                 continue
             if is_repeat(text, self._earlier) and not self._answers_requirement(text):
-                self.done = True  # the model is looping: end the reply here
-                break
+                if self.spoken or len(_fingerprint(text)) >= REPEAT_MIN_WORDS:
+                    self.done = True  # the model is looping: end the reply here
+                    break
+                self._opening_repeat = True  # "Hello!" again: sent only if more follows
             if self.check is not None:
                 text = self.check.mirror(text)
             problem = self.check.problem(text, first=not self.spoken) if self.check else None

@@ -109,6 +109,7 @@ _HINTS = {
     Problem.GIBBERISH: "Use plain words.",
     Problem.NAMELESS: "You are {character}.",
     Problem.FORGOT_PLAYER: "You are talking to {player}.",
+    Problem.LOOP: "Use new words.",
 }
 _EMPTY_HINT = "Answer {player}."
 
