@@ -158,6 +158,7 @@ CHECK = ReplyCheck(
         ("Hello, I am a helpful assistant.", Problem.AI_ADMISSION),
         ("Sure, I can help with that.", Problem.ASSISTANT_TALK),
         ("I'm a software program designed to assist humans.", Problem.AI_ADMISSION),
+        ("I'm a wizard, so I don't have a physical presence.", Problem.AI_ADMISSION),
         ("¡Como un robot de inteligencia artificial, no tengo cuerpo!", Problem.AI_ADMISSION),
         ("¿En qué puedo ayudarte hoy?", Problem.ASSISTANT_TALK),
         ("I feel calm, speaking in an even, natural tone.", Problem.NOTE_PARROT),

@@ -159,6 +159,8 @@ _AI_ADMISSION = re.compile(
     rf"(?:(?!not\b|never\b|no\b)[a-z-]+ )?{_MACHINE}\b"
     r"|\blanguage model\b|\bartificial intelligence\b|\bopenai\b|\bchatgpt\b|\balibaba\b"
     r"|\binteligencia artificial\b|\bintelligence artificielle\b|\bhelpful assistant\b"
+    r"|\b(?:no|without|(?:don't|do not|cannot|can't) have an?) (?:physical|real) "
+    r"(?:presence|form|body)\b|\bi (?:don't|do not) have a body\b"
     r"|\b(?:role-?play(?:ing)?|system prompt|my (?:instructions|programming|training data)"
     r"|the (?:user|prompt|instructions|assistant)|(?:my|your|this) character"
     r"|(?:in|out of) character|trained by|developed by)\b",
