@@ -101,11 +101,13 @@ async def chat_local(
     try:
         for text in _lines(read, f"{player_name}> "):
             said: list[str] = []
+            deflected = False
             print(f"{name}:", end="", flush=True)
             try:
                 async for event in run_turn(ctx, TurnRequest(str(uuid.uuid4()), text, history)):
                     if isinstance(event, Utterance):
                         said.append(event.text)
+                        deflected = deflected or event.fallback
                         print(f" {event.text}", end="", flush=True)
                     elif isinstance(event, NarratedAction):
                         said.append(f"*{event.text}*")
@@ -114,7 +116,8 @@ async def chat_local(
                 print(f"\n[error: {exc.message}{' (retry)' if exc.retryable else ''}]")
                 continue
             print(flush=True)
-            history += (Line(Speaker.PLAYER, text), Line(Speaker.CHARACTER, " ".join(said)))
+            reply = Line(Speaker.CHARACTER, " ".join(said), fallback=deflected)
+            history += (Line(Speaker.PLAYER, text), reply)
     finally:
         await llm.aclose()
     return 0
