@@ -1,13 +1,17 @@
 """The prompt of a turn, built from the deployed character: pure, backend-neutral.
 
-``build_prompt(PromptInput) -> Prompt``. A ``Prompt`` has three parts, ordered from the most
+``build_prompt(PromptInput) -> Prompt``. A ``Prompt`` has four parts, ordered from the most
 stable to the least, so a backend that reuses its cache of an earlier prompt (llama.cpp's
 prefix reuse) only evaluates what changed:
 
 1. ``system``: the persona (character, player, scene, rules). Same text every turn of a session.
-2. ``messages``: the recent history and the player's new line, oldest first.
-3. ``note``: what holds for this reply only (mood, relationship, goal instruction, knowledge
-   snippets, a one-off game event), rendered right before the character speaks.
+2. ``examples``: first exchanges in which the character names itself and the player (built from
+   its fields), then the author's example dialog as turns.
+3. ``messages``: the recent history and the player's new line, oldest first. Exchanges the
+   engine answered with a deflection are left out.
+4. ``note``: what holds for this reply only (a mood worth mentioning, a relationship beyond
+   acquaintance, goal instruction, knowledge snippets, a one-off game event), as short context
+   lines; backends render it just before the player's new line. Empty when there is nothing.
 
 History is kept within ``history_token_budget`` (estimated at four characters a token): the
 oldest lines are dropped, in blocks of ``HISTORY_DROP_BLOCK`` lines so the kept history starts
