@@ -38,6 +38,7 @@ from anima.pipeline.runner import TurnInput, TurnJob, TurnRunner, emotion_profil
 from anima.settings import Settings
 from anima.store import Store
 from anima.store.characters import DeployedCharacter
+from anima.store.db import to_completion
 from anima.store.leases import LEASE_SECONDS, owner_id
 
 log = logging.getLogger("anima.engine")
@@ -435,7 +436,7 @@ class Engine:
                 # that fails instead stores nothing: the session stays as it was.)
                 if not committed and collected.texts:
                     collected.cancelled = True
-                    await asyncio.shield(
+                    await to_completion(
                         self._commit(session, agent, interaction_id, turn_input, collected)
                     )
                 raise
@@ -531,8 +532,11 @@ class Engine:
                 yield held
             finally:
                 renewing.cancel()
+                # Waited for, not left behind: a renewal or release still running when the
+                # app closes its store would hold a connection nobody returns.
+                await to_completion(asyncio.wait((renewing,)))
                 if held.held:
-                    await asyncio.shield(self.store.leases.release(session_id, self.worker_id))
+                    await to_completion(self.store.leases.release(session_id, self.worker_id))
 
     async def _renew(self, session_id: str, held: _Lease) -> None:
         """Renew the turn lease while the turn runs: it is short, so that it lapses soon
