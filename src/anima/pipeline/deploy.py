@@ -29,6 +29,7 @@ from anima.domain.resource import ResourceKind, parse_reference
 from anima.domain.scene import Scene
 from anima.errors import AnimaError, FailedPrecondition, Internal, NotFound
 from anima.store import Store
+from anima.store.db import to_completion
 from anima.store.resources import ResourceRepo
 
 log = logging.getLogger("anima.deploy")
@@ -132,7 +133,7 @@ class Deployer:
             await self._execute(op)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                await asyncio.shield(self._store.operations.release(op.id))
+                await to_completion(self._store.operations.release(op.id))
             raise
         except AnimaError as exc:
             if exc.retryable and op.attempts < MAX_ATTEMPTS:

@@ -55,6 +55,7 @@ from anima.errors import AnimaError, Internal, InvalidArgument, NotFound
 from anima.pipeline.engine import Engine, parse_resource
 from anima.pipeline.runner import TurnInput
 from anima.pipeline.saved_state import SessionStates
+from anima.store.db import to_completion
 
 log = logging.getLogger("anima.stream")
 
@@ -289,7 +290,7 @@ class StreamSession:
         if tasks:
             await asyncio.wait(tasks)
         with contextlib.suppress(Exception):
-            await asyncio.shield(self._save())
+            await to_completion(self._save())  # finished before close returns, never orphaned
 
     async def receive(self, item: Incoming) -> None:
         """Apply one client input. Never raises for what a client sends."""
