@@ -97,10 +97,10 @@ class LlamaLLM(LLMBase):
             models.BUNDLED.get(settings.llm_model) if settings.llm_model_path is None else None
         )
         sampling = (bundled.sampling if bundled is not None else Sampling()).with_overrides(
-            settings.llm_temperature,
-            settings.llm_top_p,
-            settings.llm_min_p,
-            settings.llm_repeat_penalty,
+            temperature=settings.llm_temperature,
+            top_p=settings.llm_top_p,
+            min_p=settings.llm_min_p,
+            repeat_penalty=settings.llm_repeat_penalty,
         )
         fmt: PromptFormat | None
         if settings.llm_prompt_format != "auto":

@@ -18,6 +18,7 @@ into ``BackendError`` (with ``retryable``) at the seam, raised ``from`` the orig
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -44,19 +45,9 @@ class Sampling:
     min_p: float = 0.05
     repeat_penalty: float = 1.1
 
-    def with_overrides(
-        self,
-        temperature: float | None = None,
-        top_p: float | None = None,
-        min_p: float | None = None,
-        repeat_penalty: float | None = None,
-    ) -> Sampling:
-        return Sampling(
-            temperature=self.temperature if temperature is None else temperature,
-            top_p=self.top_p if top_p is None else top_p,
-            min_p=self.min_p if min_p is None else min_p,
-            repeat_penalty=self.repeat_penalty if repeat_penalty is None else repeat_penalty,
-        )
+    def with_overrides(self, **overrides: float | None) -> Sampling:
+        """These values, with those of ``overrides`` that are set (not None)."""
+        return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 
 @dataclass(frozen=True, slots=True)

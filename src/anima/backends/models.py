@@ -130,10 +130,14 @@ def cache_dir() -> Path:
     return Path(base) / "anima" / "models"
 
 
+def _stamp(path: Path) -> Path:
+    return path.with_name(path.name + ".verified")
+
+
 def _verified_before(path: Path, sha256: str) -> bool:
     """Whether ``path`` was verified as ``sha256`` and has not changed since (its size and
     modification time are kept beside it), so a 500 MB file is hashed once, not per start."""
-    stamp = path.with_name(path.name + ".verified")
+    stamp = _stamp(path)
     try:
         st = path.stat()
         return stamp.read_text("utf-8").split() == [sha256, str(st.st_size), str(st.st_mtime_ns)]
@@ -143,8 +147,7 @@ def _verified_before(path: Path, sha256: str) -> bool:
 
 def _mark_verified(path: Path, sha256: str) -> None:
     st = path.stat()
-    stamp = path.with_name(path.name + ".verified")
-    stamp.write_text(f"{sha256} {st.st_size} {st.st_mtime_ns}\n", "utf-8")
+    _stamp(path).write_text(f"{sha256} {st.st_size} {st.st_mtime_ns}\n", "utf-8")
 
 
 def locate(model: BundledModel, data_dir: Path, models_dir: Path | None = None) -> Path:

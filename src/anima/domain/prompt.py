@@ -254,7 +254,9 @@ def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
 
 
-def _persona(inp: PromptInput, names: _Names, budget: ResponseBudget) -> str:
+def _persona(
+    inp: PromptInput, names: _Names, budget: ResponseBudget, examples: tuple[Message, ...]
+) -> str:
     """Who the character is, then who it talks to, then how to answer: short plain
     sentences a small model follows, with the character's name as the subject."""
     d = inp.character.description
@@ -288,7 +290,7 @@ def _persona(inp: PromptInput, names: _Names, budget: ResponseBudget) -> str:
     style = dialog_style(d)
     if style:
         out.append(f"{name} talks in a way that is {style}.")
-    if d.example_dialog.strip() and not example_turns(d.example_dialog, names):
+    if d.example_dialog.strip() and not examples:
         out.append(f"How {name} talks: {names.sub(d.example_dialog)}")
 
     out.append("")
@@ -466,11 +468,12 @@ def build_prompt(inp: PromptInput) -> Prompt:
     elif not messages or messages[-1].role != "user":
         # A turn started by an event or an instruction: the character speaks first.
         messages.append(Message("user", names.player, "..."))
+    examples = example_turns(d.example_dialog, names)
     return Prompt(
-        system=_persona(inp, names, budget),
+        system=_persona(inp, names, budget, examples),
         messages=tuple(messages),
         note=_note(inp, names),
-        examples=_introduction(inp, names) + example_turns(d.example_dialog, names),
+        examples=_introduction(inp, names) + examples,
         character_name=names.character,
         player_name=names.player,
         stop=stop_sequences(names.character, names.player),
