@@ -121,6 +121,10 @@ class Interaction:
     triggers_out: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     cancelled: bool = False
     fallback: bool = False  # the reply was the engine's deflection, not the model's words
+    # What the brain did on this turn, for a developer to see why the character said what it
+    # said: one JSON-ready entry per stage that has something to show ("knowledge",
+    # "memories", "safety", ...). Never shown to the model.
+    trace: dict[str, Any] = field(default_factory=dict)
 
     @property
     def reply(self) -> str:

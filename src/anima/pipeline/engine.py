@@ -17,7 +17,7 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from anima.domain import emotion, relationship
 from anima.domain.events import (
@@ -85,6 +85,7 @@ class _Collected:
     triggers: list[tuple[str, tuple[tuple[str, str], ...]]] = field(default_factory=list)
     cancelled: bool = False
     fallback: bool = False
+    trace: dict[str, Any] = field(default_factory=dict)
 
     def add(self, event: Event) -> None:
         match event:
@@ -417,6 +418,7 @@ class Engine:
                 end = end or InteractionEnd(interaction_id, agent.agent_id)
                 collected.add(end)
                 session.agent_state[agent.agent_id] = job.outcome.agent_state
+                collected.trace = job.outcome.trace
                 stored = await self._commit(session, agent, interaction_id, turn_input, collected)
                 committed = True
                 lease.held = False  # committing the turn released it
@@ -467,6 +469,7 @@ class Engine:
             triggers_out=tuple(c.triggers),
             cancelled=c.cancelled,
             fallback=c.fallback,
+            trace=c.trace,
         )
         return await self.store.sessions.commit_turn(session, interaction, self.worker_id, now)
 

@@ -74,6 +74,7 @@ class TurnOutcome:
 
     agent_state: dict[str, Any] = field(default_factory=dict)
     relationship: dict[str, int] | None = None  # the new cumulative state, when enabled
+    trace: dict[str, Any] = field(default_factory=dict)  # stored as Interaction.trace
 
 
 @dataclass(frozen=True, slots=True)

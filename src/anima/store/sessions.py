@@ -130,6 +130,7 @@ def _interaction_data(i: Interaction) -> dict[str, Any]:
         "triggersOut": [[name, [list(p) for p in params]] for name, params in i.triggers_out],
         "cancelled": i.cancelled,
         "fallback": i.fallback,
+        "trace": i.trace,
     }
 
 
@@ -161,6 +162,7 @@ def _row_to_interaction(r: InteractionRow | Row[Any]) -> Interaction:
         ),
         cancelled=bool(d.get("cancelled", False)),
         fallback=bool(d.get("fallback", False)),
+        trace=dict(d.get("trace") or {}),
     )
 
 

@@ -167,6 +167,7 @@ def stored_interaction_json(workspace: str, interaction: Interaction) -> dict[st
     )
     data["narrated"] = list(interaction.narrated)
     data["cancelled"] = interaction.cancelled
+    data["trace"] = interaction.trace
     return data
 
 

@@ -262,6 +262,11 @@ class StoredInteraction(Interaction):
     input: InteractionInput
     narrated: list[bool]
     cancelled: bool
+    trace: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Anima: what the brain did on this turn (knowledge and memories "
+        "retrieved, safety verdicts, ...), one entry per stage that has something to show",
+    )
 
 
 class InteractionList(_Shape):
