@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from anima import __version__
 from anima.api import engine as engine_api
-from anima.api import errors, health, session_state, studio, tokens, websocket, workspaces
+from anima.api import errors, health, memories, session_state, studio, tokens, websocket, workspaces
 from anima.api import grpc as grpc_face
 from anima.api.auth import Authenticator
 from anima.api.deps import AppState
@@ -22,6 +22,7 @@ from anima.backends.registry import create_llm
 from anima.logs import configure_logging
 from anima.pipeline.appraiser import Appraiser
 from anima.pipeline.engine import Engine
+from anima.pipeline.recall import Recall
 from anima.pipeline.runner import TurnRunner
 from anima.settings import Settings
 from anima.store import Store
@@ -43,7 +44,8 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
         except BaseException:
             await store.close()
             raise
-        runner = TurnRunner(settings, llm, appraiser=appraiser, embedder=embedder)
+        recall = Recall.create(store, embedder, settings)
+        runner = TurnRunner(settings, llm, appraiser=appraiser, embedder=embedder, recall=recall)
         engine = Engine(settings, store, runner)
         app.state.anima = AppState(
             settings=settings,
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
             async with face:
                 yield
         finally:
+            await recall.memory.settle()
             await llm.aclose()
             await store.close()
 
@@ -75,6 +78,7 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
     app.include_router(workspaces.router)
     app.include_router(studio.router)
     app.include_router(engine_api.router)
+    app.include_router(memories.router)
     app.include_router(tokens.router)
     app.include_router(session_state.router)
     app.include_router(websocket.router)

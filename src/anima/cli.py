@@ -72,6 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
     _store_flags(revoke)
     revoke.set_defaults(handler=_keys_revoke)
 
+    memories = sub.add_parser(
+        "memories", help="see or forget what characters remember of a player (no server needed)"
+    )
+    memories_sub = memories.add_subparsers(dest="memories_command", required=True, metavar="ACTION")
+    for action, text in (
+        ("list", "list what characters remember of a player"),
+        ("delete", "forget what characters remember of a player (their right to be forgotten)"),
+    ):
+        cmd = memories_sub.add_parser(action, help=text)
+        cmd.add_argument("--workspace", required=True, help="workspace name, e.g. default")
+        cmd.add_argument("--player", required=True, help="the player's endUserId")
+        cmd.add_argument("--character", help="only this character's memories (its id)")
+        _store_flags(cmd)
+        cmd.set_defaults(handler=_memories_list if action == "list" else _memories_delete)
+
     doctor = sub.add_parser(
         "doctor", help="check the store for text that cannot be read back (and --repair it)"
     )
@@ -214,6 +229,31 @@ async def _keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
         print(f"anima: no active key '{args.key}' (see `anima keys list`)", file=sys.stderr)
         return 1
     print(f"revoked {args.key}")
+    return 0
+
+
+async def _memories_list(args: argparse.Namespace, settings: Settings) -> int:
+    async with Store.opened(settings) as store:
+        found = await store.memories.of_workspace_player(args.workspace, args.player)
+    shown = [m for m in found if args.character in (None, m.character_id)]
+    for m in shown:
+        text = m.text.replace("{player}", m.player_name or args.player)
+        print(f"{m.character_id:<24}{m.id}  {text}")
+    if not shown:
+        print(f"nothing remembered of player '{args.player}' in workspace '{args.workspace}'")
+    return 0
+
+
+async def _memories_delete(args: argparse.Namespace, settings: Settings) -> int:
+    async with Store.opened(settings) as store:
+        if args.character:
+            count = await store.memories.delete(args.workspace, args.character, args.player)
+        else:
+            count = await store.memories.delete_player(args.workspace, args.player)
+    whose = f"character '{args.character}'" if args.character else "every character"
+    print(
+        f"forgot {count} memories of player '{args.player}' ({whose}, workspace '{args.workspace}')"
+    )
     return 0
 
 

@@ -114,6 +114,19 @@ class Settings(BaseSettings):
         "minilm", description="minilm | hashing, or a 'module:Class' string."
     )
 
+    # -- knowledge and memory -------------------------------------------------
+    knowledge_top_k: int = Field(5, ge=0, le=50, description="Facts put in a turn's prompt.")
+    knowledge_min_score: float = Field(
+        0.4, ge=-1, le=1, description="Cosine similarity a fact needs to be retrieved."
+    )
+    memory_enabled: bool = Field(
+        True, description="Long-term memory of each player (endUserId), across sessions."
+    )
+    memory_top_k: int = Field(3, ge=0, le=50, description="Memories put in a turn's prompt.")
+    memory_min_score: float = Field(
+        0.4, ge=-1, le=1, description="Cosine similarity a memory needs to be recalled."
+    )
+
     @model_validator(mode="after")
     def _derive(self) -> Settings:
         if self.database_url is None:

@@ -94,6 +94,7 @@ FULL_CHARACTER: dict[str, Any] = {
     "relationship": {"enabled": True, "fluidity": -0.5},
     "cognitiveControl": "COGNITIVE_CONTROL_STRICT",
     "fourthWall": "FOURTH_WALL_CONTAINMENT_DISABLED",
+    "longTermCoherence": {"enabled": False},
 }
 
 

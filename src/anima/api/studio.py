@@ -68,7 +68,8 @@ JsonBody = Annotated[Json, Body()]
 async def _deployer(app: FastAPI) -> AsyncIterator[None]:
     """Runs deploy jobs for the life of the app (resuming what a stopped process left)."""
     state = app.state.anima
-    deployer = Deployer(state.store)
+    recall = state.engine.turns.recall
+    deployer = Deployer(state.store, preparers=[recall.knowledge] if recall else [])
     state.extras["deployer"] = deployer
     await deployer.start()
     try:

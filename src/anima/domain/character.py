@@ -269,6 +269,13 @@ class Relationship(Message):
     fluidity: Annotated[float, Interval(-1, 1)] = 0.0
 
 
+class LongTermCoherence(Message):
+    """Whether the character remembers what each player (``endUserId``) told it, across
+    sessions. On by default."""
+
+    enabled: Flag = True
+
+
 class Meta(Message):
     """Read-only counts of the WITH_META view."""
 
@@ -303,6 +310,7 @@ class Character(Message):
         CognitiveControl.COGNITIVE_CONTROL_UNSPECIFIED
     )
     fourth_wall: Annotated[FourthWall, ProtoEnum] = FourthWall.FOURTH_WALL_UNSPECIFIED
+    long_term_coherence: LongTermCoherence = Field(default_factory=LongTermCoherence)
 
     @property
     def fourth_wall_contained(self) -> bool:

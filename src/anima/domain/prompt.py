@@ -89,6 +89,8 @@ class PromptInput:
     relationship: str | None = None  # "You trust {player} and consider them a friend."
     instruction: str | None = None  # a goal's instruction that steers this reply
     knowledge: tuple[str, ...] = ()  # retrieved facts
+    memories: tuple[str, ...] = ()  # what the character remembers of this player
+    unknown: bool = False  # a question of fact nothing retrieved answers (cognitive control)
     event: str | None = None  # a one-off event the game tells the character about
     hint: str | None = None  # a corrective hint when a first reply was rejected
     attempt: int = 0  # 0 for the first generation of a turn, 1 for its repair
@@ -120,6 +122,7 @@ class Prompt:
     dropped_lines: int = 0
     examples: tuple[Message, ...] = ()  # the author's example dialog, as turns before history
     attempt: int = 0  # backends vary the seed with it
+    facts: tuple[str, ...] = ()  # the note's lines of knowledge and memory: sayable aloud
 
 
 # -- vocabulary -----------------------------------------------------------------
@@ -355,6 +358,18 @@ def _scene_lines(scene: SceneInfo, names: _Names) -> list[str]:
     return out
 
 
+def _facts(inp: PromptInput, names: _Names) -> tuple[str, ...]:
+    """The note's lines of what the character knows and remembers (facts it may say)."""
+    lines = []
+    facts = [names.sub(k) for k in inp.knowledge if k.strip()]
+    if facts:
+        lines.append(f"{names.character} knows: " + " ".join(_sentence(f) for f in facts))
+    memories = [names.sub(m) for m in inp.memories if m.strip()]
+    if memories:
+        lines.append(f"{names.character} remembers: " + " ".join(_sentence(m) for m in memories))
+    return tuple(lines)
+
+
 def _note(inp: PromptInput, names: _Names) -> str:
     """This turn's state as context lines (never sentences in the character's voice, which a
     small model repeats aloud); empty when nothing is worth saying."""
@@ -363,9 +378,9 @@ def _note(inp: PromptInput, names: _Names) -> str:
         parts.append(f"{names.character}'s mood: {_sentence(names.sub(inp.mood))}")
     if inp.relationship and inp.relationship.strip():
         parts.append(f"Relationship: {_sentence(names.sub(inp.relationship))}")
-    facts = [names.sub(k) for k in inp.knowledge if k.strip()]
-    if facts:
-        parts.append(f"{names.character} knows: " + " ".join(_sentence(f) for f in facts))
+    parts.extend(_facts(inp, names))
+    if inp.unknown:
+        parts.append(f"{names.character} does not know the answer and says so.")
     if inp.event and inp.event.strip():
         parts.append(f"What just happened: {_sentence(names.sub(inp.event))}")
     if inp.instruction and inp.instruction.strip():
@@ -482,4 +497,5 @@ def build_prompt(inp: PromptInput) -> Prompt:
         narrated_actions=d.narrative_actions_enabled,
         dropped_lines=dropped,
         attempt=inp.attempt,
+        facts=_facts(inp, names),
     )

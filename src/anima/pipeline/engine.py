@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from anima.domain import emotion, relationship
+from anima.domain.character import Character
 from anima.domain.events import (
     EmotionChanged,
     Event,
@@ -32,6 +33,7 @@ from anima.domain.events import (
     Utterance,
 )
 from anima.domain.goals import GoalState
+from anima.domain.memory import spoken
 from anima.domain.session import Interaction, Player, Session, SessionCharacter, SessionKind
 from anima.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from anima.pipeline.runner import TurnInput, TurnJob, TurnRunner, emotion_profile
@@ -74,6 +76,7 @@ class CharacterMind:
     relationship: relationship.RelationshipState
     label: str | None
     goals: GoalState
+    memories: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -290,7 +293,18 @@ class Engine:
             relationship=rel,
             label=relationship.label(rel).value if enabled else None,
             goals=GoalState.from_dict(state.get("goals", {})),
+            memories=await self._memories(workspace, session, agent.character_id, character),
         )
+
+    async def _memories(
+        self, workspace: str, session: Session, character_id: str, character: Character
+    ) -> tuple[str, ...]:
+        recall = self.turns.recall
+        end_user = session.player.end_user_id
+        if recall is None or not recall.remembers(character, end_user):
+            return ()
+        found = await self.store.memories.of_player(workspace, character_id, end_user)
+        return tuple(spoken(m.text, session.player.name or m.player_name) for m in found)
 
     # -- turns -------------------------------------------------------------------------
 
@@ -422,6 +436,7 @@ class Engine:
                 stored = await self._commit(session, agent, interaction_id, turn_input, collected)
                 committed = True
                 lease.held = False  # committing the turn released it
+                self.turns.committed(job)
                 if job.outcome.relationship is not None:
                     await self.store.relationships.put(
                         workspace,

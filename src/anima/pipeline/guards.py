@@ -146,6 +146,7 @@ class Problem(StrEnum):
     NAMELESS = "nameless"  # asked who it is, the character never says its name
     FORGOT_PLAYER = "forgot_player"  # asked the player's name, the reply never says it
     LOOP = "loop"  # the whole reply is a short line the character said just before
+    UNKNOWN = "unknown"  # a question of fact the character has no knowledge of (no model)
 
 
 _I_AM = r"(?:i am|i'm|im|i was|as|being|you are|you're|you re)"
@@ -363,11 +364,21 @@ INTRODUCTIONS = ("I am {name}, {role}.", "the name is {name}, {role}.")
 REMINDERS = ("you are {player}, of course.", "your name is {player}, I remember.")
 # When the model kept stepping out of the story (fourth-wall containment).
 DENIALS = ("a what? I am {name}, {role}, nothing stranger.", "I am {name}, {role}, as you see.")
+# A question of fact the character knows nothing about, under strict cognitive control.
+UNKNOWNS = (
+    "I couldn't tell you that, {player}.",
+    "that I don't know, {player}.",
+    "I've no idea, ask me about {interest} instead.",
+    "can't say I know, {player}.",
+    "you'd have to ask someone wiser than me, {player}.",
+    "I know nothing of that.",
+)
 _BODIES = {
     None: DEFLECTIONS,
     Problem.NAMELESS: INTRODUCTIONS,
     Problem.FORGOT_PLAYER: REMINDERS,
     Problem.AI_ADMISSION: DENIALS,
+    Problem.UNKNOWN: UNKNOWNS,
 }
 _FALLBACK_RES = tuple(
     re.compile(

@@ -26,6 +26,7 @@ from anima.backends.llm import LLM
 from anima.domain import emotion, relationship
 from anima.domain.appraisal import Appraisal
 from anima.domain.character import Character
+from anima.domain.cognition import Knowing
 from anima.domain.events import (
     EmotionChanged,
     Event,
@@ -50,7 +51,9 @@ from anima.domain.prompt import SceneInfo
 from anima.domain.session import Interaction, Session, SessionCharacter, SessionKind
 from anima.errors import AnimaError
 from anima.pipeline.appraiser import Appraiser
+from anima.pipeline.guards import Problem, deflection
 from anima.pipeline.intents import IntentMatcher
+from anima.pipeline.recall import Recall, Recollection
 from anima.pipeline.turn import Reply as SpokenReply
 from anima.pipeline.turn import Said, TurnContext, TurnRequest, history_lines, run_turn
 from anima.settings import Settings
@@ -104,6 +107,23 @@ def emotion_profile(character: Character) -> emotion.EmotionProfile:
     )
 
 
+def persona_texts(character: Character) -> list[str]:
+    """What the character knows of itself without retrieval: its description's texts."""
+    d = character.description
+    return [
+        t
+        for t in (
+            d.description,
+            d.motivation,
+            d.flaws,
+            d.character_role,
+            " ".join(d.hobby_or_interests),
+            d.example_dialog,
+        )
+        if t.strip()
+    ]
+
+
 def with_changes(character: Character, goals: GoalState) -> Character:
     """The character with the session-only changes of its goals applied."""
     changes = goals.character_changes
@@ -129,11 +149,13 @@ class TurnRunner:
         *,
         appraiser: Appraiser | None = None,
         embedder: Embedder | None = None,
+        recall: Recall | None = None,
     ) -> None:
         self.settings = settings
         self.llm = llm
         self.appraiser = appraiser
         self.embedder = embedder
+        self.recall = recall
         # Deployed versions are immutable, so what is derived from one can be cached.
         self._goals: dict[tuple[str, str, int], GoalsConfig] = {}
         self._matchers: dict[tuple[str, str, int], IntentMatcher] = {}
@@ -189,6 +211,14 @@ class TurnRunner:
         )
         current = [mood]
 
+        # 3. knowledge and memory: what the character knows and remembers of this player
+        model_reply = decision is None or decision.reply is Reply.MODEL
+        recalled = await self._recall(job, text) if model_reply else Recollection()
+        job.outcome.trace.update(recalled.trace)
+        verbatim = decision.verbatim if decision is not None else None
+        if recalled.knowing is Knowing.DEFLECT:
+            model_reply, verbatim = False, self._unknown(job, text)
+
         async def on_utterance(said: Said, _request: TurnRequest) -> Sequence[Event]:
             behavior, strength = override or emotion.express(current[0], profile)
             return [
@@ -221,7 +251,7 @@ class TurnRunner:
             on_utterance=(on_utterance,),
             on_reply=(on_reply,),
         )
-        if decision is None or decision.reply is Reply.MODEL:
+        if model_reply:
             request = TurnRequest(
                 interaction_id=job.interaction_id,
                 text=text or None,
@@ -234,14 +264,15 @@ class TurnRunner:
                 if decision is not None and decision.instructions
                 else None,
                 event=self._event(job, decision),
+                knowledge=recalled.knowledge,
+                memories=recalled.memories,
+                unknown=recalled.knowing is Knowing.ADMIT,
             )
             async for event in run_turn(ctx, request):
                 yield event
         else:
-            if decision.reply is Reply.VERBATIM and decision.verbatim:
-                said_line = Utterance(
-                    job.interaction_id, ctx.new_id(), agent.agent_id, decision.verbatim
-                )
+            if verbatim:
+                said_line = Utterance(job.interaction_id, ctx.new_id(), agent.agent_id, verbatim)
                 yield said_line
                 for extra in await on_utterance(said_line, TurnRequest(job.interaction_id)):
                     yield extra
@@ -254,7 +285,48 @@ class TurnRunner:
         job.outcome.agent_state = state
         job.outcome.relationship = new_rel.as_dict() if rel_enabled else None
 
+    def committed(self, job: TurnJob) -> None:
+        """The turn is stored: leave what the player said to long-term memory."""
+        if self.recall is not None and job.turn_input.kind == "text":
+            self.recall.after_turn(
+                workspace=job.session.workspace,
+                character=job.character,
+                end_user_id=job.session.player.end_user_id,
+                session_id=job.session.id,
+                interaction_id=job.interaction_id,
+                text=job.turn_input.text,
+                player=job.session.player.name,
+            )
+
     # -- helpers -------------------------------------------------------------------------
+
+    async def _recall(self, job: TurnJob, text: str) -> Recollection:
+        if self.recall is None or not text:
+            return Recollection()
+        session = job.session
+        scene = None
+        if session.kind is SessionKind.SCENE and session.scene_version is not None:
+            scene = (session.loaded_scene.rsplit("/", 1)[-1], session.scene_version)
+        history = self._history(job)
+        return await self.recall.for_turn(
+            workspace=session.workspace,
+            character=job.character,
+            version=job.agent.version,
+            scene=scene,
+            end_user_id=session.player.end_user_id,
+            player=session.player.name,
+            text=text,
+            context=[line.text for line in history[-4:]],
+            persona=persona_texts(job.character),
+        )
+
+    @staticmethod
+    def _unknown(job: TurnJob, text: str) -> str:
+        """The character says, in its own voice, that it does not know."""
+        previous = [i.reply for i in job.history if i.agent_id == job.agent.agent_id][-1:]
+        return deflection(
+            job.character, job.session.player.name, text, previous, problem=Problem.UNKNOWN
+        )
 
     def _goals_of(self, key: tuple[str, str, int], character: Character) -> GoalsConfig:
         config = self._goals.get(key)

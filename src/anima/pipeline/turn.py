@@ -95,6 +95,8 @@ class TurnRequest:
     relationship: str | None = None
     instruction: str | None = None
     knowledge: tuple[str, ...] = ()
+    memories: tuple[str, ...] = ()
+    unknown: bool = False
     event: str | None = None
 
 
@@ -133,6 +135,8 @@ def turn_prompt(
             relationship=request.relationship,
             instruction=request.instruction,
             knowledge=request.knowledge,
+            memories=request.memories,
+            unknown=request.unknown,
             event=request.event,
             hint=repair_hint(problem) if attempt else None,
             attempt=attempt,
@@ -222,7 +226,9 @@ def _filter(ctx: TurnContext, request: TurnRequest, prompt: Prompt) -> ReplyFilt
         if line.speaker is Speaker.CHARACTER and not line.fallback
     ]
     previous = [s for text in replies[-RECENT_REPLIES:] for s in _SENTENCE_END.split(text)]
-    hidden = [line for line in prompt.note.splitlines() if line.strip()]
+    hidden = [
+        line for line in prompt.note.splitlines() if line.strip() and line not in prompt.facts
+    ]
     hidden += framing_lines(prompt)
     return ReplyFilter(
         character_name=prompt.character_name,

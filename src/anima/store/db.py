@@ -38,6 +38,7 @@ from anima.store.characters import CharacterRepo, KnowledgeRepo, SceneRepo
 from anima.store.feedback import FeedbackRepo
 from anima.store.keys import KeyRepo
 from anima.store.leases import LeaseRepo
+from anima.store.memory import MemoryRepo, VectorRepo
 from anima.store.nonces import NonceRepo
 from anima.store.operations import OperationRepo
 from anima.store.sealing import SecretSealer
@@ -157,6 +158,8 @@ class Store:
         self.scenes = SceneRepo(self)
         self.knowledge = KnowledgeRepo(self)
         self.operations = OperationRepo(self)
+        self.vectors = VectorRepo(self)
+        self.memories = MemoryRepo(self)
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Store:

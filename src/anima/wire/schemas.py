@@ -290,11 +290,34 @@ class MindGoals(_Shape):
     disabled: list[str]
 
 
+class MemoryShape(_Shape):
+    """Something a character remembers of a player (``endUserId``)."""
+
+    name: str
+    text: str
+    slot: str = Field(description="what it is about; a newer statement about it replaces it")
+    interaction: str = Field(description="the interaction the player said it in")
+    create_time: str = Field(alias="createTime")
+    update_time: str = Field(alias="updateTime", description="when last said or confirmed")
+
+
+class MemoryList(_Shape):
+    memories: list[MemoryShape]
+
+
+class DeletedCount(_Shape):
+    deleted: int
+
+
 class CharacterMind(_Shape):
     mood: MindMood
     emotion: Emotion
     relationship: MindRelationship
     goals: MindGoals
+    memories: list[str] = Field(
+        default_factory=list,
+        description="what the character remembers of this session's player (endUserId)",
+    )
 
 
 # -- streaming companions --------------------------------------------------------------------
