@@ -66,3 +66,9 @@ def test_ten_thousand_rows() -> None:
     hits = big.search(m[4242], k=5, min_score=0)
     assert hits[0].text == "4242"
     assert hits[0].score == pytest.approx(1.0, abs=1e-5)
+
+
+def test_several_query_rows_score_each_text_by_its_best_match() -> None:
+    query = np.vstack([unit(1, 0), unit(-1, 0.01)])
+    hits = CORPUS.search(query, k=2, min_score=0.9)
+    assert [h.text for h in hits] == ["north", "south"]

@@ -43,9 +43,13 @@ class Corpus:
         return len(self.texts)
 
     def search(self, query: Matrix, k: int, min_score: float) -> list[Hit]:
+        """The best ``k`` rows for ``query`` (one vector, or several as rows: a text then
+        scores its best match among them) at or above ``min_score``, best first."""
         if not self.texts or k <= 0:
             return []
-        scores = self.vectors @ query.astype(np.float32, copy=False).reshape(-1)
+        q = query.astype(np.float32, copy=False)
+        # several query vectors (rows): one pass over the corpus, each row's best score counts
+        scores = self.vectors @ q if q.ndim == 1 else (self.vectors @ q.T).max(axis=1)
         n = len(scores)
         best = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
         best = best[np.argsort(-scores[best], kind="stable")]

@@ -31,6 +31,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("characters", nargs="*", help="Character JSON files (default: the bundled five)")
     p.add_argument("--script", help="script file, YAML or .jsonl (default: the bundled script)")
     p.add_argument("--player", help="the player's name (default: the script's, else Rowan)")
+    p.add_argument(
+        "--suite",
+        choices=("dialogue", "knowledge", "memory"),
+        default="dialogue",
+        help="dialogue: the script (default); knowledge: questions on facts hidden among "
+        "hundreds; memory: a fact told in one session, asked in the next",
+    )
     p.add_argument("--limit", type=int, help="play only the first N lines of the script")
     p.add_argument("--out", help="write the JSON report to this file")
     p.add_argument("--llm-backend", dest="llm_backend", help="in process: embedded | openai | ...")
@@ -90,6 +97,8 @@ async def run_command(args: argparse.Namespace, settings: Settings) -> int:
         "player": player,
         "embed_backend": settings.embed_backend,
     }
+    if args.suite != "dialogue":
+        return await _probe_suite(args, settings, characters, player, about)
     embedder = await open_embedder(settings)
     if args.url:
         key = args.key or os.environ.get("ANIMA_EVAL_KEY", "")
@@ -122,3 +131,58 @@ async def run_command(args: argparse.Namespace, settings: Settings) -> int:
     for message in failures:
         print(f"anima eval: threshold missed: {message}", file=sys.stderr)
     return 1 if failures else 0
+
+
+async def _probe_suite(
+    args: argparse.Namespace,
+    settings: Settings,
+    characters: list[Any],
+    player: str,
+    about: dict[str, Any],
+) -> int:
+    """``--suite knowledge`` or ``--suite memory``: probes through the REST API."""
+    from contextlib import AbstractAsyncContextManager
+
+    from anima.evaluation import knowledge as suite
+    from anima.evaluation.runner import RestTarget, in_process, remote
+
+    by_stem = {Path(c.source).stem: c for c in characters}
+    knowledge_probes, memory_probes = suite.load_probes()
+    about.update(suite=args.suite, llm_seed=settings.llm_seed)
+    target: AbstractAsyncContextManager[RestTarget]
+    if args.url:
+        key = args.key or os.environ.get("ANIMA_EVAL_KEY", "")
+        if not key:
+            print("anima: eval --url needs --key (or ANIMA_EVAL_KEY)", file=sys.stderr)
+            return 2
+        about.update(target=f"server {args.url}")
+        target = remote(args.url, args.workspace, key, args.secret)
+    else:
+        about.update(
+            target="in process",
+            llm_backend=settings.llm_backend,
+            llm_model=str(settings.llm_model_path or settings.llm_model),
+            knowledge_top_k=settings.knowledge_top_k,
+            knowledge_min_score=settings.knowledge_min_score,
+            memory_min_score=settings.memory_min_score,
+        )
+        target = in_process(settings)
+    async with target as t:
+        prober = suite.Prober(t, player, _progress)
+        if args.suite == "knowledge":
+            probes = [p for p in knowledge_probes if p.character in by_stem][: args.limit]
+            results = await suite.run_knowledge(prober, by_stem, probes)
+            about["distractors"] = suite.DISTRACTORS
+        else:
+            mprobes = [p for p in memory_probes if p.character in by_stem][: args.limit]
+            results = await suite.run_memory(prober, by_stem, mprobes)
+    report = {**about, "overall": suite.summary(results), "probes": [r.as_dict() for r in results]}
+    if args.out:
+        text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+        await asyncio.to_thread(Path(args.out).write_text, text, encoding="utf-8")
+    o = report["overall"]
+    print(
+        f"{args.suite}: {o['probes']} probes, retrieved {o['retrieved']:.0%}, "
+        f"answered {o['answered']:.0%}, turn p50 {o['turn_s_p50']:.2f}s"
+    )
+    return 0

@@ -74,13 +74,7 @@ class Query:
     vectors: Vectors  # shape (n, dim)
 
     def best(self, corpora: Sequence[Corpus], k: int, min_score: float) -> list[Hit]:
-        hits = [h for row in self.vectors for h in search(corpora, row, k, min_score)]
-        best: dict[tuple[str, int], Hit] = {}
-        for h in hits:
-            key = (h.source, h.index)
-            if key not in best or h.score > best[key].score:
-                best[key] = h
-        return sorted(best.values(), key=lambda h: -h.score)[:k]
+        return search(corpora, self.vectors, k, min_score)
 
 
 class KnowledgeBase:

@@ -4,7 +4,8 @@
 (gRPC face) both serve ``SessionStates.export``; either SDK later sends the bytes back as
 ``continuation.externallySavedState`` and the streaming core calls ``restore`` on the new
 session. The blob holds what moves during a conversation: the recent interactions, each
-character's mood and goal state, and the relationship with the player. It is opaque to the
+character's mood and goal state, the relationship with the player and what the characters
+remember of the player (long-term memory). It is opaque to the
 client: JSON, zlib-compressed, sealed with AES-256-GCM under a random server key kept in the
 store (``server_values``), the workspace bound as associated data. A client can neither read
 nor forge it, and a state from one workspace does not open in another.
@@ -17,6 +18,7 @@ Characters are matched by character id, not agent id: the new session's agents h
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import time
@@ -33,12 +35,14 @@ from anima.domain.inputs import ActorKind, DialogTurn
 from anima.domain.session import Interaction, Session
 from anima.errors import InvalidArgument
 from anima.pipeline.engine import Engine
+from anima.store.memory import StoredMemory
 
 _KEY_NAME = "session_state_key"
 _VERSION = b"\x01"
 _NONCE = 12
 _AAD = b"anima session state\0"
 _HISTORY = 50
+_MEMORIES = 100  # per character: the most recently kept
 _RESTORE_OWNER = "restore"
 
 
@@ -64,6 +68,7 @@ class SessionStates:
         history = await self._store.sessions.history(session_id, limit=_HISTORY)
         by_agent = {c.agent_id: c.character_id for c in session.characters}
         relationships: dict[str, Any] = {}
+        memories: dict[str, list[dict[str, Any]]] = {}
         if session.player.end_user_id:
             for c in session.characters:
                 rel = await self._store.relationships.get(
@@ -71,6 +76,11 @@ class SessionStates:
                 )
                 if rel:
                     relationships[c.character_id] = rel
+                kept = await self._store.memories.of_player(
+                    workspace, c.character_id, session.player.end_user_id
+                )
+                if kept:
+                    memories[c.character_id] = [_memory_json(m) for m in kept[-_MEMORIES:]]
         now = self._clock()
         payload = {
             "ws": workspace,
@@ -84,6 +94,7 @@ class SessionStates:
             },
             "history": [_interaction_json(i, by_agent.get(i.agent_id, "")) for i in history],
             "relationships": relationships,
+            "memories": memories,
         }
         last = str(session.stream_state.get("lastInteractionId") or "")
         return SavedState(await self._seal(workspace, payload), now, last)
@@ -112,7 +123,41 @@ class SessionStates:
                         rel,
                         self._clock(),
                     )
+            for character_id, items in (payload.get("memories") or {}).items():
+                if character_id in agents and isinstance(items, list):
+                    await self._restore_memories(session, character_id, items)
         return session
+
+    async def _restore_memories(
+        self, session: Session, character_id: str, items: list[Any]
+    ) -> None:
+        """The player's memories travel with the state: what the store does not already hold
+        about the same thing (slot) is added for the new session's player."""
+        player = session.player.end_user_id
+        held = await self._store.memories.of_player(session.workspace, character_id, player)
+        slots = {m.slot for m in held}
+        for item in items:
+            if not isinstance(item, dict) or item.get("slot") in slots:
+                continue
+            try:
+                memory = StoredMemory(
+                    id=uuid.uuid4().hex,
+                    workspace=session.workspace,
+                    character_id=character_id,
+                    end_user_id=player,
+                    slot=str(item["slot"]),
+                    text=str(item["text"]),
+                    player_name=str(item.get("name", "")),
+                    vector=base64.b64decode(item["v"]),
+                    session_id=session.id,
+                    interaction_id=str(item.get("iid", "")),
+                    created_at=float(item.get("at", self._clock())),
+                    updated_at=float(item.get("at", self._clock())),
+                )
+            except (KeyError, ValueError, TypeError):
+                continue
+            slots.add(memory.slot)
+            await self._store.memories.add(memory)
 
     async def restore_dialog(self, session: Session, turns: Sequence[DialogTurn]) -> Session:
         """Put a dialog the client kept (player and character lines) into a new session."""
@@ -228,3 +273,14 @@ def _interaction_of(item: dict[str, Any], session_id: str, agent_id: str) -> Int
         ),
         cancelled=bool(item.get("z")),
     )
+
+
+def _memory_json(m: StoredMemory) -> dict[str, Any]:
+    return {
+        "slot": m.slot,
+        "text": m.text,
+        "name": m.player_name,
+        "v": base64.b64encode(m.vector).decode(),
+        "iid": m.interaction_id,
+        "at": m.updated_at,
+    }
