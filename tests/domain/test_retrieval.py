@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from anima.domain.retrieval import Corpus, from_bytes, search, to_bytes
+from anima.domain.retrieval import Corpus, content_words, from_bytes, search, to_bytes
 
 
 def unit(*xs: float) -> np.ndarray:
@@ -72,3 +72,24 @@ def test_several_query_rows_score_each_text_by_its_best_match() -> None:
     query = np.vstack([unit(1, 0), unit(-1, 0.01)])
     hits = CORPUS.search(query, k=2, min_score=0.9)
     assert [h.text for h in hits] == ["north", "south"]
+
+
+def test_shared_words_lift_a_text_the_embedding_ranks_low() -> None:
+    corpus = Corpus(
+        "personal",
+        ("The Meridian's chief engineer is Oskar Brandt.", "Elena's first officer is Idris."),
+        np.vstack([unit(0.8, 1), unit(1, 1)]),
+    )
+    query = unit(1, 0)  # by meaning alone, the first officer wins
+    assert corpus.search(query, k=1, min_score=0)[0].text.startswith("Elena")
+    words = content_words("Who is the chief engineer on your ship?")
+    assert words == {"chief", "engineer", "ship"}
+    best = corpus.search(query, k=1, min_score=0, words=words)[0]
+    assert best.text.startswith("The Meridian's chief engineer")
+
+
+def test_content_words_leave_out_names_stop_words_and_plurals() -> None:
+    assert content_words("Do you like Rowan's cats and the dogs?", frozenset({"rowan"})) == {
+        "cat",
+        "dog",
+    }

@@ -41,7 +41,15 @@ from anima.domain.cognition import Knowing
 from anima.domain.knowledge import CommonKnowledge
 from anima.domain.operation import Operation
 from anima.domain.resource import ResourceKind, parse_reference
-from anima.domain.retrieval import Corpus, Hit, from_bytes, search, third_person, to_bytes
+from anima.domain.retrieval import (
+    Corpus,
+    Hit,
+    content_words,
+    from_bytes,
+    search,
+    third_person,
+    to_bytes,
+)
 from anima.domain.scene import Scene
 from anima.errors import AnimaError, FailedPrecondition
 from anima.settings import Settings
@@ -72,9 +80,10 @@ class Query:
     """A turn's search: the player's line alone and with the last exchange."""
 
     vectors: Vectors  # shape (n, dim)
+    words: frozenset[str] = frozenset()  # the line's content words, names left out
 
     def best(self, corpora: Sequence[Corpus], k: int, min_score: float) -> list[Hit]:
-        return search(corpora, self.vectors, k, min_score)
+        return search(corpora, self.vectors, k, min_score, self.words)
 
 
 class KnowledgeBase:
@@ -169,8 +178,8 @@ class KnowledgeBase:
 
     # -- each turn ----------------------------------------------------------------------
 
-    async def query(self, texts: Sequence[str]) -> Query:
-        return Query(await self.embedder.embed([t for t in texts if t.strip()] or [""]))
+    async def query(self, texts: Sequence[str], words: frozenset[str] = frozenset()) -> Query:
+        return Query(await self.embedder.embed([t for t in texts if t.strip()] or [""]), words)
 
     async def corpora(
         self, workspace: str, character: Character, version: int, scene: tuple[str, int] | None
@@ -218,7 +227,7 @@ class KnowledgeBase:
         corpus = self._corpora.get(key)
         if corpus is not None:
             self._corpora.move_to_end(key)
-            return Corpus(source, corpus.texts, corpus.vectors)
+            return corpus.named(source)
         corpus = await self.store.vectors.corpus(key, source)
         if corpus is None:
             log.warning("knowledge corpus %s is missing from the store", key)
@@ -437,10 +446,19 @@ class Recall:
         if not text.strip():
             return Recollection()
         s = self.settings
-        me = character.description.name_or_default
+        d = character.description
+        me = d.name_or_default
         line = third_person(text, me, player)
         recent = " ".join(third_person(t, me, player) for t in context[-2:])
-        query = await self.knowledge.query([line, f"{recent} {line}" if recent else ""])
+        names = content_words(f"{me} {player}")
+        query = await self.knowledge.query(
+            [
+                line,  # the line alone, "you" and "I" as names
+                f"{recent} {line}" if recent else "",  # with the last exchange
+                f"{me}, {d.character_role}: {line}" if d.character_role.strip() else "",
+            ],
+            content_words(text, names),
+        )
         corpora = await self.knowledge.corpora(workspace, character, version, scene)
         facts = query.best(corpora, s.knowledge_top_k, s.knowledge_min_score)
         memories: list[Hit] = []
