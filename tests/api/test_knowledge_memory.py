@@ -10,9 +10,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from sqlalchemy import delete
 
 from anima.backends.scripted import ScriptedLLM
 from anima.settings import Settings
+from anima.store.memory import KnowledgeSetRow
 from tests.api.engine_helpers import V1, Game, open_game
 from tests.conftest import make_key
 
@@ -242,3 +244,39 @@ async def test_memory_api_lists_edits_and_forgets_within_its_workspace(game: Gam
     assert (await game.call("DELETE", f"{path}/{memory_id}")).status_code == 404
     assert await game.ok("DELETE", path) == {"deleted": 1}
     assert (await game.ok("GET", path))["memories"] == []
+
+
+async def test_a_failed_embedding_fails_the_deploy_with_a_clear_error(
+    game: Game, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    knowledge = game.engine.turns.recall.knowledge
+
+    async def broken(texts: list[str]) -> Any:
+        raise RuntimeError("the embedder is out of memory")
+
+    monkeypatch.setattr(knowledge.embedder, "embed", broken)
+    created = await game.create(
+        {
+            "defaultCharacterDescription": {"givenName": "Axeon"},
+            "personalKnowledge": {"facts": [{"text": FROSTBITE}]},
+        }
+    )
+    done = await game.deploy(created["name"])
+    assert "could not embed the personal knowledge" in done["error"]["message"]
+    assert "out of memory" in done["error"]["message"]
+    cid = created["name"].rsplit("/", 1)[-1]
+    assert await game.store.vectors.get_set("ws1", "characters", cid, 1) is None
+
+
+async def test_a_version_deployed_without_vectors_is_embedded_on_its_first_turn(
+    game: Game,
+) -> None:
+    cid = await axeon(game)
+    key = ("ws1", "characters", cid, 1)
+    async with game.store.session() as s:  # as if deployed before knowledge existed
+        await s.execute(delete(KnowledgeSetRow))
+    game.engine.turns.recall.knowledge._sets.clear()
+    session, agent = await opened(game, cid)
+    await talk(game, session, agent, "What is your sword called?")
+    assert "Frostbite" in note(game)
+    assert await game.store.vectors.get_set(*key)

@@ -103,7 +103,9 @@ class KnowledgeBase:
     async def prepare(self, operation: Operation, resource: Any) -> None:
         """The deploy ``Preparer``: embed and store what this version will search."""
         if isinstance(resource, Character):
-            corpora = await self._character_set(operation.workspace, resource)
+            corpora = await self._character_set(
+                operation.workspace, _resource_id(operation), resource
+            )
             kind = ResourceKind.CHARACTER.value
         elif isinstance(resource, Scene):
             corpora = {"common": await self._common(operation.workspace, resource.common_knowledge)}
@@ -114,10 +116,11 @@ class KnowledgeBase:
             operation.workspace, kind, _resource_id(operation), operation.version, corpora
         )
 
-    async def _character_set(self, workspace: str, character: Character) -> dict[str, Any]:
+    async def _character_set(
+        self, workspace: str, character_id: str, character: Character
+    ) -> dict[str, Any]:
         facts = [f.text.strip() for f in character.personal_knowledge.facts if f.text.strip()]
         scenes: dict[str, list[dict[str, str]]] = {}
-        character_id = character.id
         for scene in await self.store.scenes.all(workspace):
             refs = {
                 parse_reference(r, workspace, ResourceKind.CHARACTER)
@@ -185,16 +188,14 @@ class KnowledgeBase:
         self, workspace: str, character: Character, version: int, scene: tuple[str, int] | None
     ) -> list[Corpus]:
         """What the character searches in this session (``scene``: its id and version)."""
-        mine = await self._set(workspace, ResourceKind.CHARACTER.value, character, version)
+        mine = await self._character(workspace, character, version)
         entries: list[tuple[str, str]] = []
         if mine.get("personal"):
             entries.append(("personal", mine["personal"]))
         entries += [(c["id"], c["key"]) for c in mine.get("common", ())]
         if scene is not None:
             scene_id, scene_version = scene
-            held = await self.store.vectors.get_set(
-                workspace, ResourceKind.SCENE.value, scene_id, scene_version
-            )
+            held = await self._set((workspace, ResourceKind.SCENE.value, scene_id, scene_version))
             scene_common = (held or {}).get("common") or mine.get("scenes", {}).get(scene_id, ())
             entries += [(c["id"], c["key"]) for c in scene_common]
         out = []
@@ -204,23 +205,30 @@ class KnowledgeBase:
                 out.append(corpus)
         return out
 
-    async def _set(
-        self, workspace: str, kind: str, character: Character, version: int
-    ) -> dict[str, Any]:
-        key = (workspace, kind, character.id, version)
+    async def _set(self, key: tuple[str, str, str, int]) -> dict[str, Any] | None:
+        """A deployed version's knowledge set; versions never change, so each is read once."""
         found = self._sets.get(key)
-        if found is not None:
-            return found
-        found = await self.store.vectors.get_set(*key)
+        if found is None:
+            found = await self.store.vectors.get_set(*key)
+            if found is not None:
+                self._sets[key] = found
+        return found
+
+    async def _character(
+        self, workspace: str, character: Character, version: int
+    ) -> dict[str, Any]:
+        key = (workspace, ResourceKind.CHARACTER.value, character.id, version)
+        found = await self._set(key)
         if found is None:
             lock = self._preparing.setdefault((workspace, character.id, version), asyncio.Lock())
             async with lock:
-                found = await self.store.vectors.get_set(*key)
+                found = await self._set(key)
                 if found is None:  # deployed without vectors: embed them now, once
                     log.info("embedding the knowledge of %s version %d", character.id, version)
-                    found = await self._character_set(workspace, character)
+                    found = await self._character_set(workspace, character.id, character)
                     await self.store.vectors.put_set(*key, found)
-        self._sets[key] = found
+                    self._sets[key] = found
+            self._preparing.pop((workspace, character.id, version), None)
         return found
 
     async def _corpus(self, key: str, source: str) -> Corpus | None:
