@@ -114,6 +114,29 @@ class Settings(BaseSettings):
         "minilm", description="minilm | hashing, or a 'module:Class' string."
     )
 
+    # -- REST proxy (the platform's Node.js RESTful proxy, served natively) ---------
+    proxy_port: int = Field(
+        0, ge=0, le=65535, description="Port of the REST proxy routes; 0 (default) = off."
+    )
+    proxy_host: str = Field(
+        "127.0.0.1", description="Interface the REST proxy binds (it has no auth of its own)."
+    )
+    proxy_token: str | None = Field(
+        None, description="When set, every REST proxy request needs 'Authorization: Bearer <it>'."
+    )
+    proxy_workspace: str | None = Field(
+        None,
+        description="Workspace of the proxy's sessions: a sceneId may then be a short scene or "
+        "character id, and scenes of other workspaces are refused (default: any workspace).",
+    )
+    proxy_scene: str | None = Field(
+        None, description="Default scene, checked once at start-up (the proxy's INWORLD_SCENE)."
+    )
+    proxy_emotions: bool = Field(False, description="Queue emotion events (the proxy's EMOTIONS).")
+    proxy_queue_limit: int = Field(
+        10000, ge=1, description="Most events the proxy keeps queued; the oldest are dropped."
+    )
+
     @model_validator(mode="after")
     def _derive(self) -> Settings:
         if self.database_url is None:

@@ -153,7 +153,8 @@ async def test_load_scene_then_session_converses(face: Face, game: Game, alice: 
     loaded = await face.engine.LoadScene(_load_request(alice, emotions=True), metadata=metadata)
     (agent,) = loaded.agents
     assert (agent.brain_name, agent.given_name) == (alice, "Alice")
-    assert agent.agent_id and loaded.key
+    assert agent.agent_id
+    assert loaded.key
 
     call = face.engine.Session(metadata=metadata)
     said = _said(agent.agent_id, "Hello there")
@@ -171,7 +172,8 @@ async def test_load_scene_then_session_converses(face: Face, game: Game, alice: 
     (stored,) = await game.store.sessions.history(token.session_id)
     assert stored.input_text == "Hello there"
     session = await game.store.sessions.get(token.session_id)
-    assert session is not None and session.player.name == "Bob"
+    assert session is not None
+    assert session.player.name == "Bob"
 
 
 async def test_a_second_session_call_resumes_without_load_scene(face: Face, alice: str) -> None:
