@@ -6,6 +6,7 @@ the bearer token). In-process over the real store (SQLite and PostgreSQL), scrip
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -422,3 +423,13 @@ async def test_serve_binds_the_proxy_port_on_localhost(sqlite_settings: Settings
     async with LifespanManager(app, startup_timeout=120), httpx.AsyncClient() as client:
         r = await client.get(f"http://127.0.0.1:{port}/status")
     assert (r.status_code, r.text) == (200, "OK")
+
+
+async def test_a_default_scene_that_cannot_be_opened_is_a_start_up_warning(
+    sqlite_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, "anima.proxy"):
+        async with _worker(sqlite_settings, proxy_scene="workspaces/ws1/scenes/nowhere") as proxy:
+            _text(await proxy.get("/status"), 200, "OK")  # it serves all the same
+    (warning,) = [r.getMessage() for r in caplog.records if "default scene" in r.getMessage()]
+    assert "nowhere" in warning

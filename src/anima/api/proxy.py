@@ -350,6 +350,10 @@ async def serving(state: AppState, *, port: int | None = None) -> AsyncIterator[
             yield None
             return
     sessions = ProxySessions(state.engine, settings)
+    if settings.proxy_scene:  # what the original's start-up "Hello World" checked
+        problem = await sessions.check_scene(settings.proxy_scene)
+        if problem is not None:
+            log.warning("REST proxy: the default scene cannot be opened: %s", problem)
     sock = _socket(settings.proxy_host, port, settings.workers > 1)
     bound = int(sock.getsockname()[1])
     config = uvicorn.Config(

@@ -87,6 +87,15 @@ class ProxySessions:
         await self.store.proxy.add(opened)
         return opened, session
 
+    async def check_scene(self, scene_id: str) -> str | None:
+        """Why ``scene_id`` (the default scene) cannot be opened, or None when it can."""
+        try:
+            workspace, resource = self._resource(scene_id)
+            await self.engine.load_resource(workspace, resource)
+        except AnimaError as exc:
+            return exc.message
+        return None
+
     def _resource(self, scene_id: str) -> tuple[str, str]:
         """(workspace, full resource name) of what the caller named."""
         configured = self.settings.proxy_workspace

@@ -9,8 +9,9 @@ already in use is an error at start-up.
 
 The method table is written out here rather than taken from the generated ``*_grpc`` modules:
 the full method paths are the wire contract (spec streaming-protocol.md §1.2; the older
-protocol's LoadScene, Session and GenerateSessionToken in legacy.py), and unknown methods
-(LogError...) answer UNIMPLEMENTED.
+protocol's LoadScene, Session and GenerateSessionToken in legacy.py). Every call passes
+through ``Observed`` (observed.py): metrics per method, and unknown methods (LogError...)
+logged and counted before they are answered UNIMPLEMENTED.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from grpc import aio
 from anima.api.deps import AppState
 from anima.api.grpc.calls import Calls
 from anima.api.grpc.legacy import LegacyCalls, legacy_handlers
+from anima.api.grpc.observed import GrpcMetrics, Observed
 from anima.api.grpc.status import abort
 from anima.api.grpc.stream import OpenSession
 from anima.errors import FailedPrecondition, InvalidArgument
@@ -124,10 +126,11 @@ def build_server(state: AppState, port: int) -> tuple[aio.Server, int, OpenSessi
     its port and its OpenSession handler."""
     settings = state.settings
     server = aio.server(
+        interceptors=[Observed(GrpcMetrics.of(state))],
         options=[
             ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
             ("grpc.max_receive_message_length", max(settings.max_body_bytes, 4 << 20)),
-        ]
+        ],
     )
     address = f"{_bind_host(settings.host)}:{port}"
     credentials = _credentials(settings)
