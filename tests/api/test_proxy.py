@@ -196,6 +196,10 @@ async def test_8_9_message_and_events(rig: Rig) -> None:
     )
     bogus = await rig.proxy.post("/session/bogus/message", json={"message": "Hello"})
     _json(bogus, 404, "Session bogus Not Found")
+    long = await rig.proxy.post(f"/session/{sid}/message", json={"message": "x" * 4001})
+    _invalid(long, '"message" length must be less than or equal to 4000 characters long')
+    huge = await rig.proxy.post(f"/session/{sid}/message", json={"message": "x" * 200_000})
+    assert huge.status_code == 413  # express.json()'s 100 kB limit
 
     events = await rig.events("1234")
     assert [list(e) for e in events] == [

@@ -94,9 +94,14 @@ class Call:
 
     async def body(self) -> Any:
         """The parsed body as ``express.json()`` gives it ({} unless the type is JSON)."""
-        raw = await self.request.body()
-        if len(raw) > BODY_LIMIT:
-            raise _Invalid(_html_error(413, "PayloadTooLargeError: request entity too large"))
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in self.request.stream():
+            size += len(chunk)
+            if size > BODY_LIMIT:  # stop reading: never hold more than the limit
+                raise _Invalid(_html_error(413, "PayloadTooLargeError: request entity too large"))
+            chunks.append(chunk)
+        raw = b"".join(chunks)
         kind = self.request.headers.get("content-type", "").split(";")[0].strip().lower()
         if kind != "application/json" or not raw.strip():
             return {}
@@ -179,17 +184,15 @@ class ProxyRoutes:
         return _status(202)
 
     async def message(self, call: Call) -> Response:
-        body = await call.validated(MESSAGE_SCHEMA)
+        text = (await call.validated(MESSAGE_SCHEMA))["message"]
+        limit = self.sessions.settings.max_text_chars
+        if len(text) > limit:  # joi's text for a .max(limit) string
+            problem = f'"message" length must be less than or equal to {limit} characters long'
+            return Response(f"Error validating request body. {problem}.", 400)
         sid = call.params["sessionId"]
         live = await self.sessions.live(sid)
         if live is None:
             return _not_found(sid)
-        text = body["message"]
-        limit = self.sessions.settings.max_text_chars
-        if len(text) > limit:
-            return Response(
-                f'Error validating request body. "message" is longer than {limit}.', 400
-            )
         self.sessions.send(live[0], TurnInput("text", text=text))
         return _status(202)
 
