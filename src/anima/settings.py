@@ -129,6 +129,12 @@ class Settings(BaseSettings):
         description="Workspace of the proxy's sessions: a sceneId may then be a short scene or "
         "character id, and scenes of other workspaces are refused (default: any workspace).",
     )
+    proxy_key: str | None = Field(
+        None,
+        description="API key the proxy opens sessions with (the proxy's INWORLD_KEY): its "
+        "workspace only, refused once revoked. Default: no key needed.",
+    )
+    proxy_secret: str | None = Field(None, description="Secret of proxy_key (INWORLD_SECRET).")
     proxy_scene: str | None = Field(
         None, description="Default scene, checked once at start-up (the proxy's INWORLD_SCENE)."
     )
@@ -143,6 +149,8 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'anima.db'}"
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("tls_cert_file and tls_key_file must be given together")
+        if (self.proxy_key is None) != (self.proxy_secret is None):
+            raise ValueError("proxy_key and proxy_secret must be given together")
         return self
 
     @property

@@ -23,6 +23,7 @@ from anima.api import proxy as proxy_face
 from anima.api.proxy import ProxyApp
 from anima.app import create_app
 from anima.backends.scripted import ScriptedLLM
+from anima.domain.credentials import Scope, new_key_pair
 from anima.pipeline.proxy import ProxySessions
 from anima.settings import Settings
 from tests.api.engine_helpers import Game, open_game
@@ -437,3 +438,26 @@ async def test_a_default_scene_that_cannot_be_opened_is_a_start_up_warning(
             _text(await proxy.get("/status"), 200, "OK")  # it serves all the same
     (warning,) = [r.getMessage() for r in caplog.records if "default scene" in r.getMessage()]
     assert "nowhere" in warning
+
+
+async def test_with_a_proxy_key_sessions_open_in_its_workspace_only(
+    sqlite_settings: Settings,
+) -> None:
+    async with open_game(sqlite_settings) as game:
+        scene, _, _ = await _scene(game)
+        pair = new_key_pair()
+        await game.store.keys.add("ws1", Scope.RUNTIME, pair)
+        keyed = {"proxy_key": pair.key, "proxy_secret": pair.secret}
+        async with _worker(sqlite_settings, **keyed) as proxy:
+            opened = await proxy.post("/session/open", json={"uid": "u", "sceneId": scene})
+            assert opened.status_code == 200
+            elsewhere = {"uid": "u", "sceneId": "workspaces/other/scenes/s"}
+            refused = await proxy.post("/session/open", json=elsewhere)
+            _json(refused, 409, "Unable to create session")
+            assert await game.store.keys.revoke(pair.key)
+            again = await proxy.post("/session/open", json={"uid": "v", "sceneId": scene})
+            _json(again, 409, "Unable to create session")
+        wrong = {"proxy_key": pair.key, "proxy_secret": "nope"}
+        async with _worker(sqlite_settings, **wrong) as proxy:
+            denied = await proxy.post("/session/open", json={"uid": "w", "sceneId": scene})
+            _json(denied, 409, "Unable to create session")

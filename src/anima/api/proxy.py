@@ -36,8 +36,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from anima.api.auth import authorize
 from anima.api.deps import AppState
-from anima.errors import FailedPrecondition
+from anima.domain import credentials
+from anima.errors import AnimaError, FailedPrecondition
 from anima.pipeline.proxy import OpenFailed, ProxySessions, current_character
 from anima.pipeline.runner import TurnInput
 from anima.wire.proxy import MESSAGE_SCHEMA, OPEN_SCHEMA, character_json, validate
@@ -124,11 +126,15 @@ class Call:
 Handler = Callable[["ProxyRoutes", Call], Awaitable[Response]]
 
 
+KeyCheck = Callable[[], Awaitable[str]]  # the workspace the proxy's key may open sessions in
+
+
 class ProxyRoutes:
     """The route handlers, over ``ProxySessions``."""
 
-    def __init__(self, sessions: ProxySessions) -> None:
+    def __init__(self, sessions: ProxySessions, key_check: KeyCheck | None = None) -> None:
         self.sessions = sessions
+        self.key_check = key_check
 
     async def index(self, call: Call) -> Response:
         return Response("Inworld.AI RESTful Server", media_type="text/html; charset=utf-8")
@@ -199,14 +205,16 @@ class ProxyRoutes:
     async def open(self, call: Call) -> Response:
         body = await call.validated(OPEN_SCHEMA)
         try:
+            allowed = await self.key_check() if self.key_check is not None else None
             found, session = await self.sessions.open(
                 body["uid"],
                 body["sceneId"],
                 body.get("characterId"),
                 body.get("playerName"),
                 body.get("serverId"),
+                workspace=allowed,
             )
-        except OpenFailed as exc:
+        except (OpenFailed, AnimaError) as exc:
             log.info("proxy open refused: %s", exc)
             return _json("Unable to create session", 409)
         current = current_character(session, found)
@@ -265,8 +273,14 @@ _ROUTES = tuple((method, _pattern(path), handler) for method, path, handler in _
 class ProxyApp:
     """The ASGI app of the proxy port."""
 
-    def __init__(self, sessions: ProxySessions, *, token: str | None = None) -> None:
-        self.routes = ProxyRoutes(sessions)
+    def __init__(
+        self,
+        sessions: ProxySessions,
+        *,
+        token: str | None = None,
+        key_check: KeyCheck | None = None,
+    ) -> None:
+        self.routes = ProxyRoutes(sessions, key_check)
         self.token = token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -342,6 +356,22 @@ def _socket(host: str, port: int, reuse_port: bool) -> socket.socket:
     return sock
 
 
+def _key_check(state: AppState) -> KeyCheck | None:
+    """With ``proxy_key``/``proxy_secret``: each open authenticates the pair (so a revoked key
+    stops the proxy opening sessions) and may open sessions in its workspace only."""
+    key, secret = state.settings.proxy_key, state.settings.proxy_secret
+    if key is None or secret is None:
+        return None
+    header = f"Basic {credentials.basic_signature(key, secret)}"
+
+    async def check() -> str:
+        api_key = await state.authenticator.authenticate(header)
+        authorize(api_key, None, credentials.Scope.RUNTIME)
+        return api_key.workspace
+
+    return check
+
+
 @asynccontextmanager
 async def serving(state: AppState, *, port: int | None = None) -> AsyncIterator[int | None]:
     """Serve the proxy while the block runs; yields the bound port (None when turned off).
@@ -360,7 +390,7 @@ async def serving(state: AppState, *, port: int | None = None) -> AsyncIterator[
     sock = _socket(settings.proxy_host, port, settings.workers > 1)
     bound = int(sock.getsockname()[1])
     config = uvicorn.Config(
-        ProxyApp(sessions, token=settings.proxy_token),
+        ProxyApp(sessions, token=settings.proxy_token, key_check=_key_check(state)),
         lifespan="off",
         log_config=None,
         access_log=False,

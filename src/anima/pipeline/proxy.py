@@ -63,12 +63,15 @@ class ProxySessions:
         character_id: str | None,
         player_name: str | None,
         server_id: str | None,
+        *,
+        workspace: str | None = None,
     ) -> tuple[ProxySession, Session]:
+        """A new session (``workspace``: the only one allowed, e.g. the proxy key's)."""
         for other in await self.store.proxy.of_user(uid, scene_id):
             if other.duplicates(uid, scene_id, character_id, server_id):
                 raise OpenFailed(f"uid {uid!r} already has session {other.id} of {scene_id!r}")
         try:
-            workspace, resource = self._resource(scene_id)
+            workspace, resource = self._resource(scene_id, workspace)
             player = Player(given_name=player_name or "", full_name=player_name or "")
             session = await self.engine.open_session(workspace, resource, player)
         except AnimaError as exc:
@@ -96,9 +99,9 @@ class ProxySessions:
             return exc.message
         return None
 
-    def _resource(self, scene_id: str) -> tuple[str, str]:
+    def _resource(self, scene_id: str, allowed: str | None = None) -> tuple[str, str]:
         """(workspace, full resource name) of what the caller named."""
-        configured = self.settings.proxy_workspace
+        configured = allowed or self.settings.proxy_workspace
         parts = scene_id.split("/")
         if len(parts) == 4 and parts[0] == "workspaces":
             if configured and parts[1] != configured:
