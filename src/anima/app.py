@@ -14,6 +14,7 @@ from anima import __version__
 from anima.api import engine as engine_api
 from anima.api import errors, health, memories, session_state, studio, tokens, websocket, workspaces
 from anima.api import grpc as grpc_face
+from anima.api import proxy as proxy_face
 from anima.api.auth import Authenticator
 from anima.api.deps import AppState
 from anima.api.middleware import HttpMetrics, RequestContextMiddleware
@@ -29,7 +30,8 @@ from anima.store import Store
 
 
 def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) -> FastAPI:
-    """The app; with ``serve_grpc`` its lifespan also runs the gRPC face on ``grpc_port``."""
+    """The app; with ``serve_grpc`` its lifespan also runs the gRPC face on ``grpc_port`` and
+    the REST proxy on ``proxy_port`` (when set)."""
     settings = settings or Settings()
     registry = CollectorRegistry()
     metrics = HttpMetrics(registry)
@@ -57,8 +59,11 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
         face: AbstractAsyncContextManager[int | None] = (
             grpc_face.serving(app.state.anima) if serve_grpc else nullcontext(None)
         )
+        proxy: AbstractAsyncContextManager[int | None] = (
+            proxy_face.serving(app.state.anima) if serve_grpc else nullcontext(None)
+        )
         try:
-            async with face:
+            async with face, proxy:
                 yield
         finally:
             await recall.memory.settle()

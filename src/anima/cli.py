@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="HTTP port (default 8000)")
     serve.add_argument("--grpc-port", dest="grpc_port", type=int, help="gRPC port, 0 = off")
+    serve.add_argument(
+        "--proxy-port", dest="proxy_port", type=int, help="REST proxy port (default 0 = off)"
+    )
     serve.add_argument("--workers", type=int, help="worker processes (default 1)")
     serve.add_argument(
         "--log-level", dest="log_level", choices=["debug", "info", "warning", "error"]
@@ -118,6 +121,7 @@ _SETTING_FLAGS = (
     "host",
     "port",
     "grpc_port",
+    "proxy_port",
     "workers",
     "log_level",
     "log_format",
@@ -335,6 +339,8 @@ def _serve(_args: argparse.Namespace, settings: Settings) -> int:
     print(f"Anima serving on http://{settings.host}:{settings.port} (docs at /docs)", flush=True)
     if settings.grpc_port:
         print(f"gRPC (node SDK) on {settings.host}:{settings.grpc_port}", flush=True)
+    if settings.proxy_port:
+        print(f"REST proxy on {settings.proxy_host}:{settings.proxy_port}", flush=True)
     ssl: dict[str, Any] = {}
     if settings.tls_cert_file and settings.tls_key_file:
         ssl = {

@@ -127,12 +127,43 @@ class Settings(BaseSettings):
         0.4, ge=-1, le=1, description="Cosine similarity a memory needs to be recalled."
     )
 
+    # -- REST proxy (the platform's Node.js RESTful proxy, served natively) ---------
+    proxy_port: int = Field(
+        0, ge=0, le=65535, description="Port of the REST proxy routes; 0 (default) = off."
+    )
+    proxy_host: str = Field(
+        "127.0.0.1", description="Interface the REST proxy binds (it has no auth of its own)."
+    )
+    proxy_token: str | None = Field(
+        None, description="When set, every REST proxy request needs 'Authorization: Bearer <it>'."
+    )
+    proxy_workspace: str | None = Field(
+        None,
+        description="Workspace of the proxy's sessions: a sceneId may then be a short scene or "
+        "character id, and scenes of other workspaces are refused (default: any workspace).",
+    )
+    proxy_key: str | None = Field(
+        None,
+        description="API key the proxy opens sessions with (the proxy's INWORLD_KEY): its "
+        "workspace only, refused once revoked. Default: no key needed.",
+    )
+    proxy_secret: str | None = Field(None, description="Secret of proxy_key (INWORLD_SECRET).")
+    proxy_scene: str | None = Field(
+        None, description="Default scene, checked once at start-up (the proxy's INWORLD_SCENE)."
+    )
+    proxy_emotions: bool = Field(False, description="Queue emotion events (the proxy's EMOTIONS).")
+    proxy_queue_limit: int = Field(
+        10000, ge=1, description="Most events the proxy keeps queued; the oldest are dropped."
+    )
+
     @model_validator(mode="after")
     def _derive(self) -> Settings:
         if self.database_url is None:
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'anima.db'}"
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("tls_cert_file and tls_key_file must be given together")
+        if (self.proxy_key is None) != (self.proxy_secret is None):
+            raise ValueError("proxy_key and proxy_secret must be given together")
         return self
 
     @property

@@ -133,13 +133,13 @@ async def test_generate_token_for_another_workspace_is_denied(app: FastAPI) -> N
 
 async def test_methods_the_sdk_never_calls_are_unimplemented(app: FastAPI) -> None:
     async with served(app) as face:
-        load_scene = face.channel.unary_unary(
-            "/ai.inworld.engine.WorldEngine/LoadScene",
+        log_error = face.channel.unary_unary(
+            "/ai.inworld.engine.WorldEngine/LogError",
             request_serializer=we.GenerateTokenRequest.SerializeToString,
             response_deserializer=we.AccessToken.FromString,
         )
         with pytest.raises(aio.AioRpcError) as caught:
-            await load_scene(we.GenerateTokenRequest())
+            await log_error(we.GenerateTokenRequest())
     assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 

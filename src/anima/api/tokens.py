@@ -61,9 +61,15 @@ class TokenService:
         self._signing_key: bytes | None = None
 
     async def authenticate_signature(
-        self, header: str, hosts: list[str], *, now: datetime | None = None
+        self,
+        header: str,
+        hosts: list[str],
+        *,
+        method: str = tokens.GENERATE_TOKEN_METHOD,
+        now: datetime | None = None,
     ) -> ApiKey:
-        """The key that signed ``header`` (IW1-HMAC-SHA256) for one of ``hosts``."""
+        """The key that signed ``header`` (IW1-HMAC-SHA256) for one of ``hosts`` and the gRPC
+        ``method`` it was sent to."""
         now = now or datetime.now(UTC)
         signed = tokens.parse_key_signature(header)
         if signed is None:
@@ -81,7 +87,7 @@ class TokenService:
             raise Unauthenticated(
                 "this API key predates signed requests; create a new key (or use Basic auth)"
             )
-        if not tokens.signature_matches(signed, secret, hosts):
+        if not tokens.signature_matches(signed, secret, hosts, method):
             raise Unauthenticated(
                 "signature does not match (wrong secret, or signed for another host than "
                 f"{', '.join(dict.fromkeys(hosts))}; see ANIMA_SIGNATURE_HOSTS)"

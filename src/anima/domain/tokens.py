@@ -43,6 +43,8 @@ from anima.errors import Unauthenticated
 
 IW1_SCHEME = "IW1-HMAC-SHA256"
 GENERATE_TOKEN_METHOD = "ai.inworld.engine.WorldEngine/GenerateToken"
+# What node SDK 0.9.x signs instead: the older token service of its studio host.
+GENERATE_SESSION_TOKEN_METHOD = "ai.inworld.studio.v1alpha.Tokens/GenerateSessionToken"
 TOKEN_TYPE = "Bearer"
 _TOKEN_VERSION = "v1"
 _TOKEN_CONTEXT = b"anima-session-token."

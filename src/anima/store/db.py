@@ -41,6 +41,7 @@ from anima.store.leases import LeaseRepo
 from anima.store.memory import MemoryRepo, VectorRepo
 from anima.store.nonces import NonceRepo
 from anima.store.operations import OperationRepo
+from anima.store.proxy import ProxyRepo
 from anima.store.sealing import SecretSealer
 from anima.store.sessions import RelationshipRepo, SessionRepo
 from anima.store.tables import ServerValueRow
@@ -160,6 +161,7 @@ class Store:
         self.operations = OperationRepo(self)
         self.vectors = VectorRepo(self)
         self.memories = MemoryRepo(self)
+        self.proxy = ProxyRepo(self)
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Store:

@@ -133,4 +133,5 @@ function run(scenarios) {
 
 module.exports = {
   options, emit, summarize, onError, onMessage, exchange, characters, hello, close, sharedScenarios, run,
+  waitForLine,
 };

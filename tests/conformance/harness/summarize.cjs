@@ -3,7 +3,7 @@
 
 const KEYS = [
   'text', 'control', 'emotion', 'emotions', 'trigger', 'task', 'silence',
-  'narratedAction', 'cancelResponses', 'log', 'sceneMutation',
+  'narratedAction', 'cancelResponses', 'log', 'sceneMutation', 'custom',
 ];
 
 function plain(value) {

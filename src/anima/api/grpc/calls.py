@@ -21,7 +21,7 @@ from anima.api.deps import AppState
 from anima.api.grpc.metadata import metadata, session_claims, session_id
 from anima.api.grpc.status import unary
 from anima.api.session_state import parse_feedback, session_states
-from anima.api.tokens import signature_hosts, token_service
+from anima.api.tokens import IssuedToken, signature_hosts, token_service
 from anima.domain import tokens
 from anima.errors import InvalidArgument
 from anima.wire.pb.ai.inworld.engine import world_engine_pb2 as we
@@ -43,15 +43,25 @@ class Calls:
         self, request: we.GenerateTokenRequest, context: aio.ServicerContext
     ) -> we.AccessToken:
         """IW1-HMAC-SHA256 signed (what the node SDK sends) or Basic key:secret."""
-        header = metadata(context).get("authorization", "")
-        if header and tokens.is_key_signature(header):
-            api_key = await self.tokens.authenticate_signature(header, self.hosts)
-        else:
-            api_key = await self.state.authenticator.authenticate(header or None)
-        issued = await self.tokens.issue(api_key, list(request.resources), key=request.key)
+        issued = await self.issue_token(context, list(request.resources), request.key)
         token = we.AccessToken(token=issued.token, type=issued.type, session_id=issued.session_id)
         token.expiration_time.FromDatetime(issued.expires_at)
         return token
+
+    async def issue_token(
+        self,
+        context: aio.ServicerContext,
+        resources: list[str],
+        key: str,
+        method: str = tokens.GENERATE_TOKEN_METHOD,
+    ) -> IssuedToken:
+        """A session token for the key that signed the call for ``method`` (or sent Basic)."""
+        header = metadata(context).get("authorization", "")
+        if header and tokens.is_key_signature(header):
+            api_key = await self.tokens.authenticate_signature(header, self.hosts, method=method)
+        else:
+            api_key = await self.state.authenticator.authenticate(header or None)
+        return await self.tokens.issue(api_key, resources, key=key)
 
     @unary("GetSessionState")
     async def get_session_state(

@@ -8,8 +8,10 @@ in tests). With several workers each binds the same port with SO_REUSEPORT; with
 already in use is an error at start-up.
 
 The method table is written out here rather than taken from the generated ``*_grpc`` modules:
-the full method paths are the wire contract (spec streaming-protocol.md §1.2), and unknown
-methods (LoadScene, LogError...) answer UNIMPLEMENTED.
+the full method paths are the wire contract (spec streaming-protocol.md §1.2; the older
+protocol's LoadScene, Session and GenerateSessionToken in legacy.py). Every call passes
+through ``Observed`` (observed.py): metrics per method, and unknown methods (LogError...)
+logged and counted before they are answered UNIMPLEMENTED.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from grpc import aio
 
 from anima.api.deps import AppState
 from anima.api.grpc.calls import Calls
+from anima.api.grpc.legacy import LegacyCalls, legacy_handlers
+from anima.api.grpc.observed import GrpcMetrics, Observed
 from anima.api.grpc.status import abort
 from anima.api.grpc.stream import OpenSession
 from anima.errors import FailedPrecondition, InvalidArgument
@@ -70,16 +74,20 @@ def _unary(handler: Callable[..., Any], request: Any, response: Any) -> Any:
     )
 
 
+def _packets(handler: Callable[..., Any]) -> Any:
+    return grpc.stream_stream_rpc_method_handler(
+        handler,
+        request_deserializer=_decoder(pb.InworldPacket),
+        response_serializer=pb.InworldPacket.SerializeToString,
+    )
+
+
 def _handlers(state: AppState, port: int, open_session: OpenSession) -> dict[str, dict[str, Any]]:
     """Service name -> method name -> handler: everything the face answers."""
     calls = Calls(state, port)
-    return {
+    handlers = {
         "ai.inworld.engine.WorldEngine": {
-            "OpenSession": grpc.stream_stream_rpc_method_handler(
-                open_session.handle,
-                request_deserializer=_decoder(pb.InworldPacket),
-                response_serializer=pb.InworldPacket.SerializeToString,
-            ),
+            "OpenSession": _packets(open_session.handle),
             "GenerateToken": _unary(calls.generate_token, we.GenerateTokenRequest, we.AccessToken),
         },
         "ai.inworld.engine.v1.StateSerialization": {
@@ -96,6 +104,10 @@ def _handlers(state: AppState, port: int, open_session: OpenSession) -> dict[str
             ),
         },
     }
+    older = legacy_handlers(LegacyCalls(state, calls, open_session), _unary, _packets)
+    for service, methods in older.items():
+        handlers.setdefault(service, {}).update(methods)
+    return handlers
 
 
 def _credentials(settings: Settings) -> Any | None:
@@ -114,10 +126,11 @@ def build_server(state: AppState, port: int) -> tuple[aio.Server, int, OpenSessi
     its port and its OpenSession handler."""
     settings = state.settings
     server = aio.server(
+        interceptors=[Observed(GrpcMetrics.of(state))],
         options=[
             ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
             ("grpc.max_receive_message_length", max(settings.max_body_bytes, 4 << 20)),
-        ]
+        ],
     )
     address = f"{_bind_host(settings.host)}:{port}"
     credentials = _credentials(settings)

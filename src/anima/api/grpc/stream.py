@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from grpc import aio
 
@@ -43,9 +43,15 @@ _SHUTDOWN_SECONDS = 3.0
 class _Call:
     """One OpenSession call: client packets in, session outputs out, how it ended."""
 
-    def __init__(self, stream: StreamSession, context: aio.ServicerContext) -> None:
+    def __init__(
+        self,
+        stream: StreamSession,
+        context: aio.ServicerContext,
+        adapt: Callable[[pb.InworldPacket], pb.InworldPacket] | None = None,
+    ) -> None:
         self.stream = stream
         self.context = context
+        self.adapt = adapt
         self.encoder = OutputEncoder()
         self.error: AnimaError | None = None
         self.client_done = False  # the client half-closed: it cannot write any more
@@ -69,7 +75,7 @@ class _Call:
             return
         packet = self.encoder.packet(output, self.stream.capabilities)
         if packet is not None:
-            await self.context.write(packet)
+            await self.context.write(packet if self.adapt is None else self.adapt(packet))
 
     async def finish(self) -> None:
         """End the call: with the session's error; never OK while the client may write."""
@@ -89,14 +95,21 @@ class OpenSession:
         self._open: dict[StreamSession, asyncio.Event] = {}
 
     async def handle(
-        self, requests: AsyncIterator[pb.InworldPacket | Malformed], context: aio.ServicerContext
+        self,
+        requests: AsyncIterator[pb.InworldPacket | Malformed],
+        context: aio.ServicerContext,
+        *,
+        method: str = "OpenSession",
+        adapt: Callable[[pb.InworldPacket], pb.InworldPacket] | None = None,
     ) -> None:
+        """Serve one stream; ``method`` names it in logs, ``adapt`` rewrites each packet sent
+        (the older ``Session`` stream, api/grpc/legacy.py)."""
         try:
             stream = await self._stream(context)
         except Exception as exc:
-            await abort(context, as_anima_error(exc, "OpenSession"))
-        call = _Call(stream, context)
-        log.info("OpenSession %s from %s", stream.session_id, context.peer())
+            await abort(context, as_anima_error(exc, method))
+        call = _Call(stream, context, adapt)
+        log.info("%s %s from %s", method, stream.session_id, context.peer())
         self._open[stream] = done = asyncio.Event()
         try:
             await stream.serve(call.incoming(requests), call.send)
@@ -104,7 +117,8 @@ class OpenSession:
             del self._open[stream]
             done.set()
         log.info(
-            "OpenSession %s ended: %s",
+            "%s %s ended: %s",
+            method,
             stream.session_id,
             call.error.status if call.error else "by the client",
         )
