@@ -19,10 +19,12 @@ from anima.api.deps import AppState
 from anima.api.middleware import HttpMetrics, RequestContextMiddleware
 from anima.backends.embed_registry import create_embedder
 from anima.backends.registry import create_llm
+from anima.backends.tts_registry import create_tts
 from anima.logs import configure_logging
 from anima.pipeline.appraiser import Appraiser
 from anima.pipeline.engine import Engine
 from anima.pipeline.runner import TurnRunner
+from anima.pipeline.voice import Speech
 from anima.settings import Settings
 from anima.store import Store
 
@@ -40,6 +42,7 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
             llm = await asyncio.to_thread(create_llm, settings)
             embedder = await asyncio.to_thread(create_embedder, settings)
             appraiser = await Appraiser.for_embedder(embedder)
+            tts = await asyncio.to_thread(create_tts, settings)
         except BaseException:
             await store.close()
             raise
@@ -51,6 +54,7 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
             authenticator=Authenticator(store),
             registry=registry,
             engine=engine,
+            speech=None if tts is None else Speech(tts),
         )
         face: AbstractAsyncContextManager[int | None] = (
             grpc_face.serving(app.state.anima) if serve_grpc else nullcontext(None)
@@ -60,6 +64,8 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
                 yield
         finally:
             await llm.aclose()
+            if tts is not None:
+                await tts.aclose()
             await store.close()
 
     app = FastAPI(

@@ -110,6 +110,16 @@ class AudioChunk:
 
 
 @dataclass(frozen=True, slots=True)
+class Silence:
+    """A pause in the character's speech (between utterances, for a narrated action)."""
+
+    interaction_id: str
+    utterance_id: str
+    agent_id: str
+    duration_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class InteractionEnd:
     interaction_id: str
     agent_id: str
@@ -123,6 +133,7 @@ Event = (
     | RelationshipChanged
     | TriggerFired
     | AudioChunk
+    | Silence
     | InteractionEnd
 )
 EventStream = AsyncIterator[Event]
