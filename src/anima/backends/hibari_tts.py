@@ -11,7 +11,8 @@ sha256 are pinned here and tests/backends/test_hibari_tts.py checks the tensor a
 audio length.
 
 Pitch (``VoiceSpec.pitch``, semitones) scales the model's predicted F0 before the vocoder;
-speed is the model's own ``speed`` input.
+speed is the model's own ``speed`` input. The one bundled voice is female: a male character
+gets it five semitones lower (``MALE_PITCH``), an approximation, not a male voice.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ DURATIONS_TENSOR = "/Cast_32_output_0"
 SAMPLE_RATE = 24000
 SAMPLES_PER_UNIT = 600  # one duration unit = two frames of the 300-sample hop
 VOICES = ("heart",)
+MALE_PITCH = -5.0
 
 # misaki's symbols (what hibari's G2P writes) -> the platform's IPA phoneme set
 _IPA = {
@@ -206,7 +208,8 @@ class HibariTTS(TTSBase):
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise BackendError(f"hibari failed: {exc}", retryable=False) from exc
-        f0 = f0[0] * (2.0 ** (max(-12.0, min(12.0, voice.pitch)) / 12.0))
+        pitch = voice.pitch + (MALE_PITCH if voice.gender == "male" else 0.0)
+        f0 = f0[0] * (2.0 ** (max(-12.0, min(12.0, pitch)) / 12.0))
         with self._lock:
             audio = self._synth(*(s[0] for s in spectra), f0, self._rng)
         pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
