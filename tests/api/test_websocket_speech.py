@@ -80,7 +80,8 @@ def test_each_utterance_is_text_then_audio_then_emotion_and_the_end_last(rig: Ri
         offsets = [
             float(i["startOffset"].rstrip("s")) for i in p["dataChunk"]["additionalPhonemeInfo"]
         ]
-        assert offsets and all(0 <= o < seconds for o in offsets)
+        assert offsets
+        assert all(0 <= o < seconds for o in offsets)
         assert p["packetId"]["conversationId"] == cid
     assert tts(rig).spoken[0][1].gender == "female"  # the character's pronoun
 
@@ -92,7 +93,8 @@ def test_capabilities_gate_audio_phonemes_and_silence(rig: Rig) -> None:
     assert audio(reply)
     assert all("additionalPhonemeInfo" not in p["dataChunk"] for p in audio(reply))
     silences = [p for p in reply if p.get("dataChunk", {}).get("type") == "SILENCE"]
-    assert silences and all(int(p["dataChunk"]["durationMs"]) > 0 for p in silences)
+    assert silences
+    assert all(int(p["dataChunk"]["durationMs"]) > 0 for p in silences)
     with rig.connect() as sock:
         cid = start(rig, sock, {**SPEECH, "audio": False, "silenceEvents": True})
         spoken_before = len(tts(rig).spoken)
@@ -109,7 +111,8 @@ def test_no_audio_while_muted_and_audio_again_after_unmute(rig: Rig) -> None:
         muted = sock.reply(sock.say("hi", cid))
         sock.send(packet({"control": {"action": "TTS_PLAYBACK_UNMUTE"}}, conversationId=cid))
         unmuted = sock.reply(sock.say("hi again", cid))
-    assert "text" in kinds(muted) and not audio(muted)
+    assert "text" in kinds(muted)
+    assert not audio(muted)
     assert audio(unmuted)
 
 

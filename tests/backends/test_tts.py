@@ -4,6 +4,7 @@ and the pure parts of the hibari backend (phoneme timings, the added graph outpu
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncGenerator
 from typing import ClassVar
 
@@ -60,7 +61,8 @@ async def test_a_stuck_voice_times_out() -> None:
     tts = Stuck(timeout_s=0.05, retries=0)
     with pytest.raises(BackendError, match="gave no audio"):
         await speak(tts, "Hello.", VoiceSpec())
-    assert tts.last_metrics is not None and tts.last_metrics.error
+    assert tts.last_metrics is not None
+    assert tts.last_metrics.error
 
 
 def test_the_registry_builds_by_name_and_off_means_none(tmp_path: object) -> None:
@@ -99,6 +101,6 @@ def test_phoneme_timings_fold_stress_and_spaces_and_mark_pauses() -> None:
     assert starts["h"] == pytest.approx(4 * unit)
     assert starts["oʊ"] == pytest.approx(8 * unit)  # from the stress mark before it
     assert timings[-1].start == pytest.approx(18 * unit)  # the final pause
-    assert all(a.start <= b.start for a, b in zip(timings, timings[1:], strict=False))
+    assert all(a.start <= b.start for a, b in itertools.pairwise(timings))
     with pytest.raises(BackendError, match="pinned"):
         ipa_timings(symbols, durations[:-1], 24000)

@@ -85,14 +85,15 @@ async def test_cancelling_stops_synthesis_and_the_turn_at_once() -> None:
     tts = ScriptedTTS(delay_s=0.2)
     closed: list[str] = []
     seen: list[Event] = []
+    first = asyncio.Event()
 
     async def consume() -> None:
         async for event in Speech(tts).around(turn(log=closed), VoiceSpec(), lambda: True):
             seen.append(event)
+            first.set()
 
     task = asyncio.create_task(consume())
-    while not seen:
-        await asyncio.sleep(0.01)
+    await first.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
