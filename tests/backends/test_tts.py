@@ -4,14 +4,19 @@ and the pure parts of the hibari backend (phoneme timings, the added graph outpu
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
+import json
+import wave
 from collections.abc import AsyncGenerator
 from typing import ClassVar
 
+import httpx
 import pytest
 
 from anima.backends import hibari_tts
 from anima.backends.hibari_tts import HibariTTS, ipa_timings
+from anima.backends.openai_tts import OpenAITTS
 from anima.backends.scripted_tts import ScriptedTTS
 from anima.backends.tts import SpeechChunk, SynthesisMetrics, TTSBase, VoiceSpec
 from anima.backends.tts_registry import create_tts
@@ -104,3 +109,52 @@ def test_phoneme_timings_fold_stress_and_spaces_and_mark_pauses() -> None:
     assert all(a.start <= b.start for a, b in itertools.pairwise(timings))
     with pytest.raises(BackendError, match="pinned"):
         ipa_timings(symbols, durations[:-1], 24000)
+
+
+def _wav(seconds: float, rate: int = 22050) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"\1\0" * int(seconds * rate))
+    return buffer.getvalue()
+
+
+async def test_the_openai_speech_client_asks_for_wav_and_retries_server_errors() -> None:
+    answers = [httpx.Response(503, text="busy"), httpx.Response(200, content=_wav(0.5))]
+    asked: list[dict[str, object]] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(json.loads(request.content))
+        assert request.url.path == "/v1/audio/speech"
+        return answers.pop(0)
+
+    tts = OpenAITTS("http://speech.test/v1", transport=httpx.MockTransport(handle))
+    [chunk] = await speak(tts, "Hello there.", VoiceSpec(gender="male", speed=1.25))
+    await tts.aclose()
+    assert (chunk.sample_rate, chunk.duration) == (22050, pytest.approx(0.5))
+    assert asked[-1] == {
+        "model": "tts-1",
+        "input": "Hello there.",
+        "voice": "onyx",
+        "response_format": "wav",
+        "speed": 1.25,
+    }
+
+
+async def test_the_openai_speech_client_reports_what_went_wrong() -> None:
+    def bad_request(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, text="unknown voice")
+
+    tts = OpenAITTS("http://speech.test/v1", transport=httpx.MockTransport(bad_request))
+    with pytest.raises(BackendError, match="400: unknown voice") as caught:
+        await speak(tts, "Hello.", VoiceSpec(name="nobody"))
+    assert not caught.value.retryable
+
+    def not_wav(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"ID3 an mp3")
+
+    tts = OpenAITTS("http://speech.test/v1", transport=httpx.MockTransport(not_wav))
+    with pytest.raises(BackendError, match="did not send a WAV"):
+        await speak(tts, "Hello.", VoiceSpec())
