@@ -184,11 +184,7 @@ class HibariTTS(TTSBase):
             return list(self._g2p(text))
 
     async def _synthesize(self, text: str, voice: VoiceSpec) -> AsyncGenerator[SpeechChunk, None]:
-        if voice.name and voice.name not in VOICES:
-            raise BackendError(
-                f"hibari has no voice {voice.name!r} here (bundled: {', '.join(VOICES)})",
-                retryable=False,
-            )
+        # One voice is bundled: any name (a hosted platform's base name too) speaks with it.
         for sentence in await asyncio.to_thread(self.phonemize, text):
             yield await asyncio.to_thread(self.render, sentence, voice)
 

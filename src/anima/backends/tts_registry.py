@@ -15,6 +15,7 @@ from anima.settings import Settings
 
 TTS_BACKENDS = {
     "hibari": "anima.backends.hibari_tts:HibariTTS",
+    "espeak": "anima.backends.espeak_tts:EspeakTTS",
     "openai": "anima.backends.openai_tts:OpenAITTS",
     "scripted": "anima.backends.scripted_tts:ScriptedTTS",
 }
