@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from anima.backends.models import package_dir, verify
-from anima.backends.tts import Phoneme, SpeechChunk, TTSBase, VoiceSpec
+from anima.backends.tts import Phoneme, SpeechChunk, TTSBase, VoiceSpec, timed_phonemes
 from anima.errors import BackendError
 
 if TYPE_CHECKING:
@@ -57,10 +57,6 @@ _IPA = {
     "ɒ": "ɑ",
     "r": "ɹ",
 }
-_STRESS = frozenset("ˈˌ")
-_FOLDED = frozenset('ː "“”()')  # no phoneme of their own: their time goes to the previous one
-_PAUSES = frozenset(";:,.!?—…")
-SILENCE = "sil"
 _LOADED: dict[tuple[int, float], HibariTTS] = {}
 
 
@@ -68,9 +64,7 @@ def ipa_timings(symbols: Sequence[str], durations: Sequence[int], rate: int) -> 
     """Phonemes with start offsets from the model's symbols and its per-id durations.
 
     ``symbols`` are the characters behind the ids, without the two pads that start and end
-    ``durations`` (which has ``len(symbols) + 2`` entries). A stress mark starts the phoneme
-    that follows it; pauses and the pads become ``sil``; spaces, length marks and quotes only
-    lengthen what comes before them.
+    ``durations`` (which has ``len(symbols) + 2`` entries, in units of 600 samples).
     """
     if len(durations) != len(symbols) + 2:
         raise BackendError(
@@ -78,28 +72,9 @@ def ipa_timings(symbols: Sequence[str], durations: Sequence[int], rate: int) -> 
             f"phonemes; the model is not the pinned hibari-tts {VERSION}",
             retryable=False,
         )
-    out: list[Phoneme] = []
-    t = durations[0]  # the leading pad
-    if t > 0:
-        out.append(Phoneme(SILENCE, 0.0))
-    stressed_at: int | None = None
-    for symbol, units in zip(symbols, durations[1:-1], strict=True):
-        start = t
-        t += int(units)
-        if symbol in _STRESS:
-            stressed_at = start if stressed_at is None else stressed_at
-            continue
-        if symbol in _FOLDED:
-            continue
-        name = SILENCE if symbol in _PAUSES else _IPA.get(symbol, symbol)
-        if stressed_at is not None:
-            start, stressed_at = stressed_at, None
-        if name == SILENCE and out and out[-1].symbol == SILENCE:
-            continue
-        out.append(Phoneme(name, start * SAMPLES_PER_UNIT / rate))
-    if durations[-1] > 0 and (not out or out[-1].symbol != SILENCE):
-        out.append(Phoneme(SILENCE, t * SAMPLES_PER_UNIT / rate))
-    return out
+    samples = [int(d) * SAMPLES_PER_UNIT for d in durations]
+    pieces = [("", samples[0]), *zip(symbols, samples[1:-1], strict=True), ("", samples[-1])]
+    return timed_phonemes(pieces, rate, _IPA)
 
 
 def _varint(n: int) -> bytes:

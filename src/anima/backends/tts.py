@@ -21,7 +21,7 @@ import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
@@ -46,6 +46,41 @@ class VoiceSpec:
 class Phoneme:
     symbol: str  # IPA, as the platform's lip-sync maps use ("sil" for a pause)
     start: float  # seconds from the start of the chunk
+
+
+SILENCE = "sil"
+_STRESS = frozenset("ˈˌ")
+_FOLDED = frozenset('ː "“”()')  # no phoneme of their own: their time goes to the one before
+_PAUSES = frozenset(";:,.!?—…")
+
+
+def timed_phonemes(
+    pieces: Sequence[tuple[str, int]], rate: int, rename: Mapping[str, str] | None = None
+) -> list[Phoneme]:
+    """Phonemes with start offsets from ``(symbol, samples)`` pieces in order, "" for a pad.
+
+    A stress mark starts the phoneme that follows it; pauses (punctuation) and pads become
+    ``sil`` (one for a run of them); spaces, length marks and quotes only lengthen what comes
+    before them; ``rename`` maps a backend's symbols to the platform's IPA.
+    """
+    rename = rename or {}
+    out: list[Phoneme] = []
+    t = 0
+    stressed_at: int | None = None
+    for symbol, samples in pieces:
+        start, t = t, t + samples
+        if symbol in _STRESS:
+            stressed_at = start if stressed_at is None else stressed_at
+            continue
+        if symbol in _FOLDED or (not symbol and samples == 0):
+            continue
+        name = SILENCE if not symbol or symbol in _PAUSES else rename.get(symbol, symbol)
+        if stressed_at is not None:
+            start, stressed_at = stressed_at, None
+        if name == SILENCE and out and out[-1].symbol == SILENCE:
+            continue
+        out.append(Phoneme(name, start / rate))
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,11 +16,13 @@ from anima.settings import Settings
 TTS_BACKENDS = {
     "hibari": "anima.backends.hibari_tts:HibariTTS",
     "espeak": "anima.backends.espeak_tts:EspeakTTS",
+    "piper": "anima.backends.piper_tts:PiperTTS",
     "openai": "anima.backends.openai_tts:OpenAITTS",
     "scripted": "anima.backends.scripted_tts:ScriptedTTS",
 }
 
 EXTRAS.setdefault("hibari", "pip install hibari-tts==0.2.1")
+EXTRAS.setdefault("piper", "pip install 'anima[piper]' (piper-tts and its voice; GPL-3.0)")
 
 
 def create_tts(settings: Settings) -> TTS | None:
