@@ -115,7 +115,9 @@ class Server:
             except httpx.HTTPError:
                 pass
             if self.process.poll() is not None:
-                raise RuntimeError("anima serve exited; see its log")
+                self.log.flush()
+                tail = (Path(self.log.name).read_text(errors="replace"))[-2000:]
+                raise RuntimeError(f"anima serve exited:\n{tail}")
             time.sleep(0.5)
         raise RuntimeError("anima serve did not start")
 
@@ -210,7 +212,13 @@ def latency() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(Path(tmp))
         try:
-            server.wait_ready()
+            try:
+                server.wait_ready()
+            except RuntimeError as exc:  # e.g. another process took the free port first
+                print(exc, file=sys.stderr)
+                server.stop()
+                server = Server(Path(tmp))
+                server.wait_ready()
             character, token = _prepare(server)  # type: ignore[arg-type]  # same env and base
             url = f"ws://127.0.0.1:{server.port}/v1/session/open"
             return asyncio.run(_latency(url, token, character))
@@ -331,9 +339,11 @@ def intelligibility(wavs: list[tuple[str, bytes]]) -> dict[str, Any]:
 
 def main() -> dict[str, Any]:
     speed, wavs = synthesize()
-    return {
+    report: dict[str, Any] = {
         "voice": "hibari-tts 0.2.1 (heart), 24 kHz, one onnxruntime thread",
         "speed": speed,
         "intelligibility": intelligibility(wavs),
-        "latency": latency(),
     }
+    print(json.dumps(report, indent=1), flush=True)  # kept in the log if the latency part fails
+    report["latency"] = latency()
+    return report

@@ -12,17 +12,9 @@ from prometheus_client import CollectorRegistry
 
 from anima import __version__
 from anima.api import engine as engine_api
-from anima.api import (
-    errors,
-    health,
-    session_state,
-    speech,
-    studio,
-    tokens,
-    websocket,
-    workspaces,
-)
+from anima.api import errors, health, session_state, studio, tokens, websocket, workspaces
 from anima.api import grpc as grpc_face
+from anima.api import speech as speech_api
 from anima.api.auth import Authenticator
 from anima.api.deps import AppState
 from anima.api.middleware import HttpMetrics, RequestContextMiddleware
@@ -93,7 +85,7 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
     app.include_router(tokens.router)
     app.include_router(session_state.router)
     app.include_router(websocket.router)
-    app.include_router(speech.router)
+    app.include_router(speech_api.router)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

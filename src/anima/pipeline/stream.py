@@ -55,7 +55,7 @@ from anima.errors import AnimaError, Internal, InvalidArgument, NotFound
 from anima.pipeline.engine import Engine, parse_resource
 from anima.pipeline.runner import TurnInput
 from anima.pipeline.saved_state import SessionStates
-from anima.pipeline.voice import Speech, voice_for
+from anima.pipeline.voice import Speech
 from anima.store.db import to_completion
 
 log = logging.getLogger("anima.stream")
@@ -582,7 +582,7 @@ class StreamSession:
         try:
             events = self.engine.turn(self.workspace, self.session_id, run.agent_id, turn_input)
             if self.speech is not None and self.session is not None:
-                voice = await voice_for(
+                voice = await self.speech.voice_for(
                     self.engine.store, self.workspace, self.session.character(run.agent_id)
                 )
                 events = self.speech.around(events, voice, lambda: self._audible(run))

@@ -106,6 +106,20 @@ class Speech:
     """The voice stage for one process: a TTS backend shared by every session."""
 
     tts: TTS
+    voices: dict[tuple[str, str, int], VoiceSpec] = field(default_factory=dict)
+
+    async def voice_for(self, store: Store, workspace: str, agent: SessionCharacter) -> VoiceSpec:
+        """The voice of a session's character (its deployed version's voice asset; versions
+        never change, so each is read once per process)."""
+        key = (workspace, agent.character_id, agent.version)
+        if key not in self.voices:
+            deployed = await store.characters.get_deployed_version(*key)
+            if deployed is None:
+                return VoiceSpec()
+            if len(self.voices) >= 1024:
+                self.voices.pop(next(iter(self.voices)))
+            self.voices[key] = voice_of(deployed.character)
+        return self.voices[key]
 
     async def around(
         self, events: EventStream, voice: VoiceSpec, wanted: Callable[[], bool]
@@ -215,11 +229,3 @@ class Speech:
             )
         out.extend(line.after)
         return out
-
-
-async def voice_for(store: Store, workspace: str, agent: SessionCharacter) -> VoiceSpec:
-    """The voice of a session's character (its deployed version's voice asset)."""
-    deployed = await store.characters.get_deployed_version(
-        workspace, agent.character_id, agent.version
-    )
-    return VoiceSpec() if deployed is None else voice_of(deployed.character)
