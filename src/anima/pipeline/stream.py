@@ -581,7 +581,7 @@ class StreamSession:
     async def _turn(self, run: _Run, turn_input: TurnInput) -> None:
         try:
             events = self.engine.turn(self.workspace, self.session_id, run.agent_id, turn_input)
-            if self.speech is not None and self.session is not None:
+            if self.speech is not None and self.session is not None and self.capabilities.audio:
                 voice = await self.speech.voice_for(
                     self.engine.store, self.workspace, self.session.character(run.agent_id)
                 )
