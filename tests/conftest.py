@@ -30,6 +30,10 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
         if name.startswith("ANIMA_") and not name.startswith("ANIMA_TEST_"):
             monkeypatch.delenv(name)
+    # Text only unless a test asks for speech (tests/pipeline/test_voice.py and the speech
+    # tests of the faces and SDKs set tts_backend themselves): loading and running the
+    # voice in every app of the suite would cost minutes.
+    monkeypatch.setenv("ANIMA_TTS_BACKEND", "off")
     monkeypatch.chdir(tmp_path)
 
 

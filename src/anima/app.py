@@ -15,16 +15,19 @@ from anima.api import engine as engine_api
 from anima.api import errors, health, memories, session_state, studio, tokens, websocket, workspaces
 from anima.api import grpc as grpc_face
 from anima.api import proxy as proxy_face
+from anima.api import speech as speech_api
 from anima.api.auth import Authenticator
 from anima.api.deps import AppState
 from anima.api.middleware import HttpMetrics, RequestContextMiddleware
 from anima.backends.embed_registry import create_embedder
 from anima.backends.registry import create_llm
+from anima.backends.tts_registry import create_tts
 from anima.logs import configure_logging
 from anima.pipeline.appraiser import Appraiser
 from anima.pipeline.engine import Engine
 from anima.pipeline.recall import Recall
 from anima.pipeline.runner import TurnRunner
+from anima.pipeline.voice import Speech
 from anima.settings import Settings
 from anima.store import Store
 
@@ -43,6 +46,7 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
             llm = await asyncio.to_thread(create_llm, settings)
             embedder = await asyncio.to_thread(create_embedder, settings)
             appraiser = await Appraiser.for_embedder(embedder)
+            tts = await asyncio.to_thread(create_tts, settings)
         except BaseException:
             await store.close()
             raise
@@ -55,6 +59,7 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
             authenticator=Authenticator(store),
             registry=registry,
             engine=engine,
+            speech=None if tts is None else Speech(tts),
         )
         face: AbstractAsyncContextManager[int | None] = (
             grpc_face.serving(app.state.anima) if serve_grpc else nullcontext(None)
@@ -68,6 +73,8 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
         finally:
             await recall.memory.settle()
             await llm.aclose()
+            if tts is not None:
+                await tts.aclose()
             await store.close()
 
     app = FastAPI(
@@ -87,6 +94,7 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
     app.include_router(tokens.router)
     app.include_router(session_state.router)
     app.include_router(websocket.router)
+    app.include_router(speech_api.router)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

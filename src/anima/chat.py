@@ -14,10 +14,11 @@ Type ``/quit`` (or Ctrl-D) to leave.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from anima.domain.character import Character, parse_character
 from anima.domain.events import NarratedAction, Utterance
 from anima.domain.prompt import Line, Speaker
 from anima.domain.session import Player
-from anima.errors import AnimaError, InvalidArgument
+from anima.errors import AnimaError, BackendError, InvalidArgument
 from anima.settings import Settings
 
 DEMO_CHARACTER: dict[str, Any] = {
@@ -81,11 +82,13 @@ async def chat_local(
     character_file: Path | None,
     player_name: str,
     read: Reader = input,
+    voice_player: list[str] | None = None,
 ) -> int:
     from anima.backends.registry import create_llm
     from anima.pipeline.turn import TurnContext, TurnRequest, run_turn
 
     character = load_character(character_file)
+    say = await _local_voice(settings, character) if voice_player is not None else None
     llm = await asyncio.to_thread(create_llm, settings)
     name = character.description.name_or_default
     ctx = TurnContext(
@@ -116,11 +119,48 @@ async def chat_local(
                 print(f"\n[error: {exc.message}{' (retry)' if exc.retryable else ''}]")
                 continue
             print(flush=True)
+            spoken = " ".join(s for s in said if not s.startswith("*"))
+            if say is not None and voice_player is not None and spoken:
+                await _speak(say(spoken), voice_player)
             reply = Line(Speaker.CHARACTER, " ".join(said), fallback=deflected)
             history += (Line(Speaker.PLAYER, text), reply)
     finally:
         await llm.aclose()
     return 0
+
+
+Say = Callable[[str], Awaitable[bytes]]
+
+
+async def _local_voice(settings: Settings, character: Character) -> Say:
+    """The configured voice (the embedded one when speech is off), speaking as ``character``."""
+    from anima.backends.tts_registry import create_tts
+    from anima.pipeline.voice import speak, voice_of
+    from anima.wire.packets import as_wav
+
+    if settings.tts_backend == "off":
+        settings = settings.model_copy(update={"tts_backend": "hibari"})
+    tts = await asyncio.to_thread(create_tts, settings)
+    assert tts is not None
+    voice = voice_of(character)
+
+    async def say(text: str) -> bytes:
+        chunks = await speak(tts, text, voice)
+        return as_wav(b"".join(c.pcm for c in chunks), chunks[0].sample_rate) if chunks else b""
+
+    return say
+
+
+async def _speak(wav: Awaitable[bytes], player: list[str]) -> None:
+    from anima.voice_player import play
+
+    try:
+        data = await wav
+    except AnimaError as exc:
+        print(f"[no voice: {exc.message}]", file=sys.stderr)
+        return
+    if data:
+        await asyncio.to_thread(play, data, player)
 
 
 def _authorization(key: str) -> str:
@@ -136,6 +176,7 @@ async def chat_remote(
     player_name: str,
     read: Reader = input,
     transport: httpx.AsyncBaseTransport | None = None,
+    voice_player: list[str] | None = None,
 ) -> int:
     endpoint = f"{url.rstrip('/')}/v1/workspaces/{workspace}/characters/{character}:simpleSendText"
     session_id = ""
@@ -163,4 +204,23 @@ async def chat_remote(
                 continue
             session_id = data.get("sessionId", session_id)
             print(f"{character}: {' '.join(data.get('textList', []))}", flush=True)
+            line = " ".join(data.get("textList", []))
+            if voice_player is not None and line.strip():
+                wav = _remote_voice(
+                    client, endpoint.replace(":simpleSendText", ":synthesize"), line
+                )
+                await _speak(wav, voice_player)
     return 0
+
+
+async def _remote_voice(client: httpx.AsyncClient, endpoint: str, text: str) -> bytes:
+    """The line in the character's voice, from the server's ``:synthesize`` route."""
+    try:
+        response = await client.post(endpoint, json={"text": text})
+    except httpx.HTTPError as exc:
+        raise BackendError(f"cannot reach the server for speech: {exc}") from exc
+    data = response.json() if response.content else {}
+    if response.status_code != 200:
+        message = data.get("error", {}).get("message", "") if isinstance(data, dict) else ""
+        raise BackendError(f"{response.status_code}: {message}", retryable=False)
+    return base64.b64decode(data["audio"])

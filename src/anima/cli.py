@@ -111,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--workspace", default="default", help="workspace of the character")
     chat.add_argument("--character", help="character id on the server (not with --local)")
     chat.add_argument("--key", help="API key: the base64 signature (or ANIMA_CHAT_KEY)")
+    chat.add_argument(
+        "--voice", action="store_true", help="speak each reply through the system's audio player"
+    )
+    chat.add_argument("--voice-player", dest="voice_player", help="--voice: the player command")
     chat.set_defaults(handler=_chat)
     character_files.register(sub, _store_flags)
     evaluation.register(sub)
@@ -268,10 +272,12 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
     from anima import chat
+    from anima.voice_player import find_player
 
+    player = find_player(args.voice_player) if args.voice else None
     if args.local:
         path = Path(args.character_file) if args.character_file else None
-        return await chat.chat_local(settings, path, args.player)
+        return await chat.chat_local(settings, path, args.player, voice_player=player)
     key = args.key or os.environ.get("ANIMA_CHAT_KEY", "")
     if not args.character or not key:
         print(
@@ -279,7 +285,9 @@ async def _chat(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    return await chat.chat_remote(args.url, args.workspace, args.character, key, args.player)
+    return await chat.chat_remote(
+        args.url, args.workspace, args.character, key, args.player, voice_player=player
+    )
 
 
 # -- doctor -------------------------------------------------------------------

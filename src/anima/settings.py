@@ -156,6 +156,20 @@ class Settings(BaseSettings):
         10000, ge=1, description="Most events the proxy keeps queued; the oldest are dropped."
     )
 
+    # -- speech out (TTS) ------------------------------------------------------
+    tts_backend: str = Field(
+        "hibari",
+        description="hibari | espeak | openai | piper | off, or a 'module:Class' string. "
+        "Speech for the streaming faces and the :synthesize route.",
+    )
+    tts_threads: int = Field(1, ge=1, le=64, description="Threads of the embedded voice.")
+    tts_timeout_seconds: float = Field(20.0, gt=0, description="Longest wait for speech.")
+    tts_openai_base_url: str = Field(
+        "http://127.0.0.1:8880/v1", description="OpenAI-compatible /v1/audio/speech server."
+    )
+    tts_openai_model: str = "tts-1"
+    tts_openai_api_key: str = "not-needed"
+
     @model_validator(mode="after")
     def _derive(self) -> Settings:
         if self.database_url is None:
@@ -179,6 +193,7 @@ class Settings(BaseSettings):
         """The settings as a dict with secrets masked, for logs."""
         data = self.model_dump(mode="json")
         data["openai_api_key"] = "***" if self.openai_api_key else ""
+        data["tts_openai_api_key"] = "***" if self.tts_openai_api_key else ""
         url = self.db_url
         if "@" in url and "://" in url:
             scheme, rest = url.split("://", 1)

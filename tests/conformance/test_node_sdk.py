@@ -236,3 +236,26 @@ def test_tls_with_a_certificate_and_key(
     (interaction_id,) = _sent_ids(out)
     (alice,) = events(out, "characters")[0]["characters"]
     _assert_reply(packets(out, interaction_id), alice["id"])
+
+
+def test_audio_packets_carry_phonemes(server: AnimaServer) -> None:
+    out = _node(server, "hello", ANIMA_TEXT="Good evening! Is the light on tonight?")
+    (interaction_id,) = _sent_ids(out)
+    reply = packets(out, interaction_id)
+    (alice,) = events(out, "characters")[0]["characters"]
+    _assert_reply(reply, alice["id"])
+    audio = [p for p in reply if p["type"] == "AUDIO"]
+    assert audio, [p["type"] for p in reply]
+    texts = {p["packetId"]["utteranceId"] for p in reply if p["type"] == "TEXT"}
+    assert {p["packetId"]["utteranceId"] for p in audio} <= texts
+    for p in audio:
+        assert p["audio"]["chunkHead"].startswith("UklGR")  # base64 of "RIFF": a WAV file
+        offsets = [ph["startOffsetS"] for ph in p["audio"]["additionalPhonemeInfo"]]
+        assert offsets == sorted(offsets)
+        assert len(offsets) > 3
+        (text_at,) = [
+            i
+            for i, t in enumerate(reply)
+            if t["type"] == "TEXT" and t["packetId"]["utteranceId"] == p["packetId"]["utteranceId"]
+        ]
+        assert text_at < reply.index(p)  # text first, then its audio

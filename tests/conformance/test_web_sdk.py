@@ -311,3 +311,49 @@ def test_a_scene_with_two_characters(server: AnimaServer) -> None:
         found["Bob"]["id"],
         to_bob["packetId"]["conversationId"],
     )
+
+
+def test_the_sdk_plays_each_audio_chunk_and_shows_the_text(server: AnimaServer) -> None:
+    out = _web(server, "speak", ANIMA_TEXT="Hello! Tell me about the lighthouse.")
+    (alice,) = events(out, "characters")[0]["characters"]
+    (sent,) = _sent(out)
+    reply = packets(out, sent["packetId"]["interactionId"])
+    _assert_reply(reply, alice["id"], sent["packetId"]["conversationId"])
+    types = [p["type"] for p in reply]
+    audio = [p for p in reply if p["type"] == "AUDIO"]
+    assert audio, types
+    texts = [p for p in reply if p["type"] == "TEXT"]
+    for p in audio:  # each after its own text, with the text's utterance id
+        (text_at,) = [
+            i
+            for i, t in enumerate(reply)
+            if t is not p
+            and t["type"] == "TEXT"
+            and t["packetId"]["utteranceId"] == p["packetId"]["utteranceId"]
+        ]
+        assert text_at < reply.index(p)
+        phonemes = p["audio"]["additionalPhonemeInfo"]
+        assert phonemes
+        assert all(set(ph) == {"phoneme", "startOffsetS"} for ph in phonemes)
+    # the audio stub decoded every chunk as a complete WAV file, as a browser must
+    played = events(out, "played")
+    assert len(played) == len(audio)
+    assert all(p["sampleRate"] == 24000 and p["duration"] > 0.2 for p in played)
+    # phoneme offsets lie inside the chunk they came with
+    for p, decoded in zip(audio, played, strict=True):
+        assert (
+            max(ph["startOffsetS"] for ph in p["audio"]["additionalPhonemeInfo"])
+            < decoded["duration"]
+        )
+    # the history shows the character's lines once their audio plays
+    added = [text for h in events(out, "history") for text in h["added"] if text]
+    for t in texts:
+        assert t["text"]["text"] in added
+
+
+def test_the_audio_stub_refuses_raw_pcm(node_sdks: object) -> None:
+    out = run_harness("web_client.mjs", "rawpcm")
+    assert out[-1] == {"event": "done"}, out[-3:]
+    (refused,) = events(out, "refused")
+    assert refused["name"] == "EncodingError"
+    assert not events(out, "played-raw")

@@ -4,7 +4,9 @@ A turn is an async stream of these. The REST face collects them into an Interact
 WebSocket and gRPC faces encode each as packets (wire/). Nothing here knows a wire shape.
 
 Order within one interaction: for each utterance, its ``Utterance`` (or ``NarratedAction``),
-then the ``EmotionChanged`` that goes with it (same ``utterance_id``) and any ``AudioChunk``;
+then the ``EmotionChanged`` that goes with it (same ``utterance_id``); the voice stage
+(pipeline/voice.py) puts the utterance's ``AudioChunk`` events (and ``Silence``) between the
+two;
 after the last utterance, ``RelationshipChanged`` and ``TriggerFired`` events; and always, last,
 exactly one ``InteractionEnd`` (also when the turn was cancelled or produced nothing).
 """
@@ -110,6 +112,16 @@ class AudioChunk:
 
 
 @dataclass(frozen=True, slots=True)
+class Silence:
+    """A pause in the character's speech (between utterances, for a narrated action)."""
+
+    interaction_id: str
+    utterance_id: str
+    agent_id: str
+    duration_ms: int
+
+
+@dataclass(frozen=True, slots=True)
 class InteractionEnd:
     interaction_id: str
     agent_id: str
@@ -123,6 +135,7 @@ Event = (
     | RelationshipChanged
     | TriggerFired
     | AudioChunk
+    | Silence
     | InteractionEnd
 )
 EventStream = AsyncIterator[Event]

@@ -48,13 +48,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from anima.domain import inputs as di
-from anima.domain.events import Event, InteractionEnd
+from anima.domain.events import AudioChunk, Event, InteractionEnd, Silence
 from anima.domain.session import Session, SessionCharacter, SessionKind
 from anima.domain.stream_state import Conversation, StreamPhase, StreamState, player_of
 from anima.errors import AnimaError, Internal, InvalidArgument, NotFound
 from anima.pipeline.engine import Engine, parse_resource
 from anima.pipeline.runner import TurnInput
 from anima.pipeline.saved_state import SessionStates
+from anima.pipeline.voice import Speech
 from anima.store.db import to_completion
 
 log = logging.getLogger("anima.stream")
@@ -192,8 +193,10 @@ class StreamSession:
         *,
         ping_seconds: float | None = 30.0,
         clock: Callable[[], float] = time.time,
+        speech: Speech | None = None,
     ) -> None:
         self.engine = engine
+        self.speech = speech  # the voice stage; None: text only
         self.states = states
         self.workspace = workspace
         self.session_id = session_id
@@ -209,6 +212,7 @@ class StreamSession:
         self._last_speaker: dict[str, str] = {}
         self._pinger: asyncio.Task[None] | None = None
         self._audio_noticed = False
+        self._hushed: set[str] = set()  # interactions cancelled: their queued audio is dropped
 
     @property
     def capabilities(self) -> di.Capabilities:
@@ -268,6 +272,8 @@ class StreamSession:
     async def outputs(self) -> AsyncIterator[Output]:
         while True:
             out = await self._queue.get()
+            if self._unheard(out):
+                continue
             yield out
             if isinstance(out, Closed):
                 return
@@ -546,6 +552,7 @@ class StreamSession:
         if self.capabilities.interruptions and turn_input.kind != "trigger":
             for other in self._runs.values():
                 if other.conversation_id == cid and other.task is not None:
+                    self._hushed.add(other.interaction_id)
                     other.task.cancel()  # barge-in
         run = _Run(interaction_id, agent_id, cid, ids.correlation_id)
         self._runs[interaction_id] = run
@@ -574,6 +581,11 @@ class StreamSession:
     async def _turn(self, run: _Run, turn_input: TurnInput) -> None:
         try:
             events = self.engine.turn(self.workspace, self.session_id, run.agent_id, turn_input)
+            if self.speech is not None and self.session is not None and self.capabilities.audio:
+                voice = await self.speech.voice_for(
+                    self.engine.store, self.workspace, self.session.character(run.agent_id)
+                )
+                events = self.speech.around(events, voice, lambda: self._audible(run))
             async for event in events:
                 if isinstance(event, InteractionEnd):
                     run.ended = True
@@ -597,6 +609,24 @@ class StreamSession:
             self._end(run.interaction_id, run.agent_id, run.conversation_id, run.correlation_id)
         await self._save()
 
+    # -- speech (pipeline/voice.py): never after a mute or a cancel, even if already queued
+
+    def _audible(self, run: _Run) -> bool:
+        conversation = self.state.conversations.get(run.conversation_id)
+        return self.capabilities.audio and not (conversation and conversation.muted)
+
+    def _unheard(self, out: Output) -> bool:
+        if not isinstance(out, Reply):
+            return False
+        if isinstance(out.event, InteractionEnd):
+            self._hushed.discard(out.event.interaction_id)
+            return False
+        if not isinstance(out.event, AudioChunk | Silence):
+            return False
+        conversation = self.state.conversations.get(out.conversation_id)
+        muted = conversation is not None and conversation.muted
+        return out.event.interaction_id in self._hushed or muted or not self.capabilities.audio
+
     def _reply(self, run: _Run, event: Event) -> None:
         conversation = self.state.conversations.get(run.conversation_id)
         muted = conversation.muted if conversation else False
@@ -614,6 +644,7 @@ class StreamSession:
         )
         for run in runs:
             if run.task is not None:
+                self._hushed.add(run.interaction_id)
                 run.task.cancel()
 
     # -- history, pings, helpers --------------------------------------------------------------

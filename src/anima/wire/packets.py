@@ -39,6 +39,7 @@ from anima.domain.events import (
     InteractionEnd,
     NarratedAction,
     RelationshipChanged,
+    Silence,
     TriggerFired,
     Utterance,
 )
@@ -54,6 +55,7 @@ _GATES: Mapping[type, tuple[str, ...]] = {
     EmotionChanged: ("emotions",),
     NarratedAction: ("narrated_actions",),
     AudioChunk: ("audio",),
+    Silence: ("silence_events",),
     RelationshipChanged: ("relations", "debug_info"),
 }
 _LOG_GATES: Mapping[str, str] = {
@@ -169,6 +171,9 @@ class PacketEncoder:
                     for phoneme, start in event.phonemes:
                         info = chunk.additional_phoneme_info.add(phoneme=phoneme)
                         info.start_offset.FromNanoseconds(round(start * 1e9))
+            case Silence(duration_ms=ms):
+                packet.data_chunk.type = pb.DataChunk.SILENCE
+                packet.data_chunk.duration_ms = ms
             case RelationshipChanged():
                 update = packet.debug_info.relation.relation_update
                 update.trust = event.trust

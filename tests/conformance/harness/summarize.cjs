@@ -23,7 +23,11 @@ module.exports = function summarize(packet) {
   }
   if (packet.audio !== undefined) {
     const { chunk, ...rest } = packet.audio;
-    out.audio = { ...plain(rest), chunkLength: typeof chunk === 'string' ? chunk.length : (chunk?.length ?? 0) };
+    out.audio = {
+      ...plain(rest),
+      chunkLength: typeof chunk === 'string' ? chunk.length : (chunk?.length ?? 0),
+      chunkHead: typeof chunk === 'string' ? chunk.slice(0, 16) : null, // base64: "UklGR" is RIFF
+    };
   }
   return out;
 };

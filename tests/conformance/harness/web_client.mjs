@@ -16,6 +16,10 @@
 //   feedback   hello, then feedback.like on the interaction, feedback.dislike, feedback.undo
 //   scene      ANIMA_SCENE with several characters: for each, setCurrentCharacter and sendText
 //   error      getCharacters and wait for the first onError (bad token, unknown scene...)
+//   speak      capabilities audio, phonemes, silence: hello, then let the audio play; the audio
+//              stub decodes each chunk as a browser would (a complete WAV file, else EncodingError)
+//              and prints {"event":"played", duration, sampleRate, bytes} per chunk
+//   rawpcm     the audio stub alone: raw PCM must be refused ({"event":"refused"})
 // env: ANIMA_HTTP_HOST (default localhost:8000), ANIMA_SCENE (default workspaces/test-ws/characters/alice),
 //      ANIMA_TEXT (default Hello), ANIMA_TEXT2 (default "Do you remember me?"), ANIMA_TRIGGER
 //      (default greet), ANIMA_TIMEOUT_MS (default 20000), and the session token either as
@@ -40,6 +44,33 @@ const storage = () => {
   const m = new Map();
   return { getItem: (k) => m.get(k) ?? null, setItem: (k, v) => m.set(k, String(v)), removeItem: (k) => m.delete(k) };
 };
+// What decodeAudioData needs from a WAV file: RIFF/WAVE, a fmt chunk, a data chunk that is all
+// there. Anything else is rejected the way browsers reject it (EncodingError).
+function decodeWav(buffer) {
+  const bytes = new Uint8Array(buffer);
+  const view = new DataView(buffer);
+  const tag = (at) => String.fromCharCode(...bytes.subarray(at, at + 4));
+  const fail = (why) => { throw new DOMException(`Unable to decode audio data: ${why}`, 'EncodingError'); };
+  if (bytes.length < 12 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE') fail('not a RIFF/WAVE file');
+  if (view.getUint32(4, true) !== bytes.length - 8) fail('RIFF size does not match the file');
+  let format = null;
+  for (let at = 12; at + 8 <= bytes.length;) {
+    const size = view.getUint32(at + 4, true);
+    if (at + 8 + size > bytes.length) fail(`chunk ${tag(at)} runs past the end`);
+    if (tag(at) === 'fmt ') {
+      format = { code: view.getUint16(at + 8, true), channels: view.getUint16(at + 10, true),
+        sampleRate: view.getUint32(at + 12, true), bits: view.getUint16(at + 22, true) };
+    } else if (tag(at) === 'data') {
+      if (!format || format.code !== 1) fail('no PCM format before the data');
+      const frames = size / (format.channels * format.bits / 8);
+      if (!frames) fail('no samples');
+      return { duration: frames / format.sampleRate, sampleRate: format.sampleRate,
+        numberOfChannels: format.channels, length: frames, bytes: bytes.length };
+    }
+    at += 8 + size + (size % 2);
+  }
+  return fail('no data chunk');
+}
 const stubs = {
   window: { addEventListener: noop, removeEventListener: noop },
   document: { createElement: () => ({ play: noop }), body: { append: noop } },
@@ -52,7 +83,8 @@ const stubs = {
     createMediaStreamDestination() { return { stream: {} }; }
     createGain() { return { gain: { value: 1 }, connect: noop }; }
     createBuffer(c, n, r) { return { duration: n / r }; }
-    async decodeAudioData() { return { duration: 0.05 }; }
+    // A browser decodes each chunk on its own: only a complete audio file plays (raw PCM fails).
+    async decodeAudioData(data) { const decoded = decodeWav(data); emit('played', decoded); return decoded; }
     async resume() {}
   },
   AudioBufferSourceNode: class { connect() {} disconnect() {} start() { setTimeout(() => this.onended?.(), 10); } },
@@ -137,6 +169,21 @@ run({
     await connection.feedback.undo(liked.name);
     emit('undone', { name: liked.name });
     await close(connection);
+  },
+  async speak() {
+    const connection = makeClient({ capabilities: { audio: true, phonemes: true, silence: true } }).build();
+    await hello(connection);
+    await new Promise((r) => setTimeout(r, 1500)); // the queued chunks play (10 ms each here)
+    await close(connection);
+  },
+  async rawpcm() {
+    // the audio stub itself: raw PCM, as a server without WAV headers would send, must not play
+    try {
+      await new AudioContext().decodeAudioData(new Uint8Array(3200).buffer);
+      emit('played-raw');
+    } catch (e) {
+      emit('refused', { name: e.name, message: e.message });
+    }
   },
   async scene() {
     const connection = makeClient().build();

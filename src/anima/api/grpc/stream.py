@@ -133,6 +133,7 @@ class OpenSession:
             claims.workspace,
             requested or claims.session_id,
             ping_seconds=self.state.settings.stream_ping_seconds or None,
+            speech=self.state.speech,
         )
 
     async def shutdown(self) -> None:
