@@ -15,10 +15,12 @@ from anima.api import engine as engine_api
 from anima.api import errors, health, session_state, studio, tokens, websocket, workspaces
 from anima.api import grpc as grpc_face
 from anima.api.auth import Authenticator
+from anima.api.cache_metrics import StateCacheCollector
 from anima.api.deps import AppState
 from anima.api.middleware import HttpMetrics, RequestContextMiddleware
 from anima.backends.embed_registry import create_embedder
 from anima.backends.registry import create_llm
+from anima.backends.state_cache import StateCache
 from anima.logs import configure_logging
 from anima.pipeline.appraiser import Appraiser
 from anima.pipeline.engine import Engine
@@ -44,6 +46,10 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
             await store.close()
             raise
         runner = TurnRunner(settings, llm, appraiser=appraiser, embedder=embedder)
+        cache = getattr(llm, "state_cache", None)
+        collector = StateCacheCollector(cache) if isinstance(cache, StateCache) else None
+        if collector is not None:
+            registry.register(collector)
         engine = Engine(settings, store, runner)
         app.state.anima = AppState(
             settings=settings,
@@ -59,6 +65,8 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
             async with face:
                 yield
         finally:
+            if collector is not None:
+                registry.unregister(collector)
             await llm.aclose()
             await store.close()
 

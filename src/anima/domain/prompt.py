@@ -120,6 +120,13 @@ class Prompt:
     dropped_lines: int = 0
     examples: tuple[Message, ...] = ()  # the author's example dialog, as turns before history
     attempt: int = 0  # backends vary the seed with it
+    # How many leading characters of ``system`` come from the character version alone (no
+    # player, scene or turn in them): the part a backend may evaluate once per version.
+    character_chars: int = 0
+
+    @property
+    def character_part(self) -> str:
+        return self.system[: self.character_chars]
 
 
 # -- vocabulary -----------------------------------------------------------------
@@ -293,7 +300,7 @@ def _persona(
     if d.example_dialog.strip() and not examples:
         out.append(f"How {name} talks: {names.sub(d.example_dialog)}")
 
-    out.append("")
+    out.append("")  # what follows depends on the player and the scene
     out.append(_player_line(inp.player, names))
     if inp.scene is not None:
         out.extend(_scene_lines(inp.scene, names))
@@ -469,8 +476,9 @@ def build_prompt(inp: PromptInput) -> Prompt:
         # A turn started by an event or an instruction: the character speaks first.
         messages.append(Message("user", names.player, "..."))
     examples = example_turns(d.example_dialog, names)
+    system = _persona(inp, names, budget, examples)
     return Prompt(
-        system=_persona(inp, names, budget, examples),
+        system=system,
         messages=tuple(messages),
         note=_note(inp, names),
         examples=_introduction(inp, names) + examples,
@@ -482,4 +490,16 @@ def build_prompt(inp: PromptInput) -> Prompt:
         narrated_actions=d.narrative_actions_enabled,
         dropped_lines=dropped,
         attempt=inp.attempt,
+        character_chars=_character_chars(system, inp, names),
     )
+
+
+def _character_chars(system: str, inp: PromptInput, names: _Names) -> int:
+    """The length of the persona's first paragraph (who the character is) when nothing in it
+    depends on the player: the text the author wrote names no ``{player}``."""
+    d = inp.character.description
+    authored = (d.character_role, d.description, d.motivation, d.flaws, d.example_dialog)
+    if any("{player}" in text for text in authored):
+        return 0
+    end = system.find("\n\n")
+    return end if end > 0 else 0
