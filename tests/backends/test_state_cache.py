@@ -151,3 +151,12 @@ def test_the_directory_is_pruned_oldest_first(tmp_path: Path) -> None:
 
 def test_tokens_are_int32() -> None:
     assert as_tokens([1, 2]).dtype == np.int32
+
+
+def test_an_unusable_directory_leaves_the_cache_in_memory(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    cache = StateCache("m", budget_bytes=1 << 20, directory=blocker / "states")
+    assert cache.directory is None
+    cache.put(state([1, 2], persona=True))
+    assert cache.get(as_tokens([1, 2])) is not None

@@ -98,8 +98,13 @@ class StateCache:
         self._lock = threading.Lock()
         self.stats = CacheStats()
         if directory is not None:
-            directory.mkdir(parents=True, exist_ok=True)
-            self._count_disk()
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                log.warning("saved model states stay in memory: cannot use %s (%s)", directory, exc)
+                self.directory = None
+            else:
+                self._count_disk()
 
     def key(self, tokens: Tokens) -> bytes:
         return hashlib.sha256(self._model + tokens.tobytes()).digest()
