@@ -46,6 +46,54 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+async def _talk(
+    c: httpx.AsyncClient,
+    workspace: str,
+    cid: str,
+    n: int,
+    turns: int,
+    headers: dict[str, str],
+    warmup: int = 2,
+) -> dict[str, Any]:
+    """Open ``n`` sessions, warm each up, then time ``turns`` sendTexts per session, all
+    sessions at once."""
+    sessions = []
+    for _ in range(n):
+        s = (
+            await c.post(
+                f"/v1/workspaces/{workspace}/characters/{cid}:openSession",
+                json={"user": {"endUserId": uuid.uuid4().hex}},
+                headers=headers,
+            )
+        ).json()
+        sessions.append((s["name"], s["sessionCharacters"][0]["character"]))
+    latencies: list[float] = []
+
+    async def player(sid: str, agent: str, turns: int, record: bool) -> None:
+        h = {**headers, "Grpc-Metadata-session-id": sid}
+        url = f"/v1/workspaces/{workspace}/sessions/{sid}/sessionCharacters/{agent}:sendText"
+        for i in range(turns):
+            t0 = time.perf_counter()
+            r = await c.post(url, json={"text": f"Tell me about the river, {i}."}, headers=h)
+            if r.status_code != 200:
+                raise RuntimeError(r.text)
+            if record:
+                latencies.append(time.perf_counter() - t0)
+
+    await asyncio.gather(*(player(sid, a, warmup, False) for sid, a in sessions))
+    t0 = time.perf_counter()
+    await asyncio.gather(*(player(sid, a, turns, True) for sid, a in sessions))
+    elapsed = time.perf_counter() - t0
+    return {
+        "turns": len(latencies),
+        "turns_per_second": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(_pct(latencies, 0.50) * 1000, 2),
+        "p90_ms": round(_pct(latencies, 0.90) * 1000, 2),
+        "p99_ms": round(_pct(latencies, 0.99) * 1000, 2),
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 2),
+    }
+
+
 async def _run(settings: Settings, label: str) -> dict[str, Any]:
     app = create_app(settings)
     results: dict[str, Any] = {}
@@ -71,52 +119,8 @@ async def _run(settings: Settings, label: str) -> dict[str, Any]:
             await c.post(f"/studio/v1/{created['name']}:deploy", headers=headers)
             await state.extras["deployer"].wait()
             cid = created["name"].rsplit("/", 1)[-1]
-
             for n in CONCURRENCY:
-                sessions = []
-                for _ in range(n):
-                    s = (
-                        await c.post(
-                            f"/v1/workspaces/bench/characters/{cid}:openSession",
-                            json={"user": {"endUserId": uuid.uuid4().hex}},
-                            headers=headers,
-                        )
-                    ).json()
-                    sessions.append((s["name"], s["sessionCharacters"][0]["character"]))
-                latencies: list[float] = []
-
-                async def player(
-                    sid: str,
-                    agent: str,
-                    turns: int,
-                    record: bool,
-                    latencies: list[float] = latencies,
-                ) -> None:
-                    h = {**headers, "Grpc-Metadata-session-id": sid}
-                    url = f"/v1/workspaces/bench/sessions/{sid}/sessionCharacters/{agent}:sendText"
-                    for i in range(turns):
-                        t0 = time.perf_counter()
-                        r = await c.post(
-                            url, json={"text": f"Tell me about the river, {i}."}, headers=h
-                        )
-                        if r.status_code != 200:
-                            raise RuntimeError(r.text)
-                        if record:
-                            latencies.append(time.perf_counter() - t0)
-
-                await asyncio.gather(*(player(sid, a, 2, False) for sid, a in sessions))
-                turns = TURNS[n]
-                t0 = time.perf_counter()
-                await asyncio.gather(*(player(sid, a, turns, True) for sid, a in sessions))
-                elapsed = time.perf_counter() - t0
-                results[f"{n}_sessions"] = {
-                    "turns": len(latencies),
-                    "turns_per_second": round(len(latencies) / elapsed, 1),
-                    "p50_ms": round(_pct(latencies, 0.50) * 1000, 2),
-                    "p90_ms": round(_pct(latencies, 0.90) * 1000, 2),
-                    "p99_ms": round(_pct(latencies, 0.99) * 1000, 2),
-                    "mean_ms": round(statistics.fmean(latencies) * 1000, 2),
-                }
+                results[f"{n}_sessions"] = await _talk(c, "bench", cid, n, TURNS[n], headers)
                 print(label, n, results[f"{n}_sessions"], flush=True)
     return results
 
@@ -177,46 +181,14 @@ async def _served(loop: str, http: str, workers: int) -> dict[str, Any]:
         try:
             await asyncio.to_thread(server.wait_ready)
             character, _token = await asyncio.to_thread(_prepare, server)
-            key = server.key
             limits = httpx.Limits(max_connections=SERVED_SESSIONS)
-            async with httpx.AsyncClient(
-                base_url=server.base, headers=key, timeout=120, limits=limits
-            ) as c:
+            async with httpx.AsyncClient(base_url=server.base, timeout=120, limits=limits) as c:
                 cid = character.rsplit("/", 1)[-1]
-                sessions = []
-                for _ in range(SERVED_SESSIONS):
-                    s = (
-                        await c.post(
-                            f"/v1/workspaces/{WORKSPACE}/characters/{cid}:openSession",
-                            json={"user": {"endUserId": uuid.uuid4().hex}},
-                        )
-                    ).json()
-                    sessions.append((s["name"], s["sessionCharacters"][0]["character"]))
-                latencies: list[float] = []
-
-                async def player(sid: str, agent: str, turns: int, record: bool) -> None:
-                    h = {"Grpc-Metadata-session-id": sid}
-                    url = f"/v1/workspaces/{WORKSPACE}/sessions/{sid}/sessionCharacters/{agent}:sendText"
-                    for i in range(turns):
-                        t0 = time.perf_counter()
-                        r = await c.post(url, json={"text": f"The river, {i}?"}, headers=h)
-                        if r.status_code != 200:
-                            raise RuntimeError(r.text)
-                        if record:
-                            latencies.append(time.perf_counter() - t0)
-
-                await asyncio.gather(*(player(sid, a, 1, False) for sid, a in sessions))
-                t0 = time.perf_counter()
-                await asyncio.gather(*(player(sid, a, SERVED_TURNS, True) for sid, a in sessions))
-                elapsed = time.perf_counter() - t0
+                out = await _talk(
+                    c, WORKSPACE, cid, SERVED_SESSIONS, SERVED_TURNS, server.key, warmup=1
+                )
         finally:
             server.stop()
-    out = {
-        "turns": len(latencies),
-        "turns_per_second": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(_pct(latencies, 0.50) * 1000, 2),
-        "p99_ms": round(_pct(latencies, 0.99) * 1000, 2),
-    }
     print("served", loop, http, workers, out, flush=True)
     return out
 
