@@ -232,9 +232,10 @@ class LlamaLLM(LLMBase):
                     f"of {self._llama.n_ctx()}: shorten the character's texts or raise "
                     "ANIMA_LLM_CONTEXT_TOKENS"
                 )
+            wanted = as_tokens(tokens)
             if self.state_cache is not None:
-                self._restore(prompt, as_tokens(tokens))
-            cached = _common_prefix(self._llama.input_ids[: self._llama.n_tokens], tokens)
+                self._restore(prompt, wanted)
+            cached = common_prefix(as_tokens(self._llama.input_ids[: self._llama.n_tokens]), wanted)
             stops = [*prompt.stop, self.eos_text] if self.eos_text else list(prompt.stop)
             produced = 0
 
@@ -372,15 +373,6 @@ class LlamaLLM(LLMBase):
         close = getattr(self._llama, "close", None)
         if close is not None:
             close()
-
-
-def _common_prefix(a: Any, b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if int(x) != y:
-            break
-        n += 1
-    return n
 
 
 def model_identity(path: Path, context_tokens: int) -> str:
