@@ -181,7 +181,12 @@ async def test_a_damaged_file_is_ignored_and_rebuilt(llm: LlamaLLM) -> None:
 
 
 async def test_deploy_computes_the_persona_state(tmp_path: Path) -> None:
-    s = Settings(data_dir=tmp_path / "data", embed_backend="hashing", llm_seed=7)
+    s = Settings(
+        data_dir=tmp_path / "data",
+        embed_backend="hashing",
+        llm_model="smollm2-135m-instruct",  # the smallest bundled model: the app starts fast
+        llm_seed=7,
+    )
     async with open_studio(s) as studio:
         body = {"defaultCharacterDescription": brenna().description.model_dump(by_alias=True)}
         created = await studio.create(body)
