@@ -97,7 +97,7 @@ async def _talk(
 async def _run(settings: Settings, label: str) -> dict[str, Any]:
     app = create_app(settings)
     results: dict[str, Any] = {}
-    async with LifespanManager(app, startup_timeout=120):
+    async with LifespanManager(app, startup_timeout=600):
         state = app.state.anima
         state.engine.turns.llm = ScriptedLLM(["Hello there, friend. The ferry leaves at noon."])
         pair = new_key_pair()

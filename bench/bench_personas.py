@@ -114,7 +114,7 @@ def _log(*parts: object) -> None:
 
 
 async def walk(data_dir: Path) -> dict[str, Any]:
-    settings = Settings(data_dir=data_dir, llm_seed=7)
+    settings = Settings(data_dir=data_dir, llm_seed=7, llm_timeout_seconds=600)
     llm = LlamaLLM.from_settings(settings)
     assert llm.state_cache is not None
     cache = llm.state_cache
@@ -152,9 +152,9 @@ async def walk(data_dir: Path) -> dict[str, Any]:
         }
 
         llm.state_cache = None  # llama's own prefix reuse only
-        alternating_off = [await s.say(llm) for s in sessions]
+        alternating_off = [await s.say(llm) for s in sessions[:2]]  # slow: two are enough
         _log("alternating, no cache", alternating_off)
-        fresh = [Session(c, Player(given_name="Cole")) for c in chars]
+        fresh = [Session(c, Player(given_name="Cole")) for c in chars[2:]]
         first_off = [await s.say(llm) for s in fresh]
         _log("first turns, no cache", first_off)
         llm.state_cache = cache
@@ -196,7 +196,9 @@ async def walk(data_dir: Path) -> dict[str, Any]:
 
 async def threads(data_dir: Path, n: int) -> dict[str, Any]:
     """A single conversation's warm turns with ``n`` llama threads, MiniLM busy beside it."""
-    llm = LlamaLLM.from_settings(Settings(data_dir=data_dir, llm_seed=7, llm_threads=n))
+    llm = LlamaLLM.from_settings(
+        Settings(data_dir=data_dir, llm_seed=7, llm_threads=n, llm_timeout_seconds=600)
+    )
     embedder = MiniLMEmbedder()
     stop = threading.Event()
     embedded = 0
@@ -215,7 +217,7 @@ async def threads(data_dir: Path, n: int) -> dict[str, Any]:
     try:
         session = Session(character(0), Player(given_name="Rowan"))
         ttft, tps = [], []
-        for i in range(5):
+        for i in range(4):
             before = llm.generated_tokens
             t = await session.say(llm)
             m = llm.last_metrics

@@ -97,7 +97,7 @@ class Server:
         self.key: dict[str, str] = {}  # the Authorization header, once _prepare made a key
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200:
