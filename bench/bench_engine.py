@@ -7,6 +7,11 @@ through the ASGI app in process (no sockets), on SQLite and, when reachable, Pos
 
 Figures: turns per second, and latency percentiles (p50/p90/p99) of one sendText request.
 Each configuration runs for a fixed number of turns per session after a warm-up.
+
+``served``: the same turns over real sockets against a served app (uvicorn in a subprocess,
+SQLite, MiniLM, the scripted model), 100 sessions, for each event loop and HTTP parser that
+installs here (asyncio or uvloop, h11 or httptools) and with ``--workers 2``. The clients run
+in this process on the same two cores, so these figures are for server and clients together.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -40,10 +46,58 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+async def _talk(
+    c: httpx.AsyncClient,
+    workspace: str,
+    cid: str,
+    n: int,
+    turns: int,
+    headers: dict[str, str],
+    warmup: int = 2,
+) -> dict[str, Any]:
+    """Open ``n`` sessions, warm each up, then time ``turns`` sendTexts per session, all
+    sessions at once."""
+    sessions = []
+    for _ in range(n):
+        s = (
+            await c.post(
+                f"/v1/workspaces/{workspace}/characters/{cid}:openSession",
+                json={"user": {"endUserId": uuid.uuid4().hex}},
+                headers=headers,
+            )
+        ).json()
+        sessions.append((s["name"], s["sessionCharacters"][0]["character"]))
+    latencies: list[float] = []
+
+    async def player(sid: str, agent: str, turns: int, record: bool) -> None:
+        h = {**headers, "Grpc-Metadata-session-id": sid}
+        url = f"/v1/workspaces/{workspace}/sessions/{sid}/sessionCharacters/{agent}:sendText"
+        for i in range(turns):
+            t0 = time.perf_counter()
+            r = await c.post(url, json={"text": f"Tell me about the river, {i}."}, headers=h)
+            if r.status_code != 200:
+                raise RuntimeError(r.text)
+            if record:
+                latencies.append(time.perf_counter() - t0)
+
+    await asyncio.gather(*(player(sid, a, warmup, False) for sid, a in sessions))
+    t0 = time.perf_counter()
+    await asyncio.gather(*(player(sid, a, turns, True) for sid, a in sessions))
+    elapsed = time.perf_counter() - t0
+    return {
+        "turns": len(latencies),
+        "turns_per_second": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(_pct(latencies, 0.50) * 1000, 2),
+        "p90_ms": round(_pct(latencies, 0.90) * 1000, 2),
+        "p99_ms": round(_pct(latencies, 0.99) * 1000, 2),
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 2),
+    }
+
+
 async def _run(settings: Settings, label: str) -> dict[str, Any]:
     app = create_app(settings)
     results: dict[str, Any] = {}
-    async with LifespanManager(app, startup_timeout=120):
+    async with LifespanManager(app, startup_timeout=600):
         state = app.state.anima
         state.engine.turns.llm = ScriptedLLM(["Hello there, friend. The ferry leaves at noon."])
         pair = new_key_pair()
@@ -65,52 +119,8 @@ async def _run(settings: Settings, label: str) -> dict[str, Any]:
             await c.post(f"/studio/v1/{created['name']}:deploy", headers=headers)
             await state.extras["deployer"].wait()
             cid = created["name"].rsplit("/", 1)[-1]
-
             for n in CONCURRENCY:
-                sessions = []
-                for _ in range(n):
-                    s = (
-                        await c.post(
-                            f"/v1/workspaces/bench/characters/{cid}:openSession",
-                            json={"user": {"endUserId": uuid.uuid4().hex}},
-                            headers=headers,
-                        )
-                    ).json()
-                    sessions.append((s["name"], s["sessionCharacters"][0]["character"]))
-                latencies: list[float] = []
-
-                async def player(
-                    sid: str,
-                    agent: str,
-                    turns: int,
-                    record: bool,
-                    latencies: list[float] = latencies,
-                ) -> None:
-                    h = {**headers, "Grpc-Metadata-session-id": sid}
-                    url = f"/v1/workspaces/bench/sessions/{sid}/sessionCharacters/{agent}:sendText"
-                    for i in range(turns):
-                        t0 = time.perf_counter()
-                        r = await c.post(
-                            url, json={"text": f"Tell me about the river, {i}."}, headers=h
-                        )
-                        if r.status_code != 200:
-                            raise RuntimeError(r.text)
-                        if record:
-                            latencies.append(time.perf_counter() - t0)
-
-                await asyncio.gather(*(player(sid, a, 2, False) for sid, a in sessions))
-                turns = TURNS[n]
-                t0 = time.perf_counter()
-                await asyncio.gather(*(player(sid, a, turns, True) for sid, a in sessions))
-                elapsed = time.perf_counter() - t0
-                results[f"{n}_sessions"] = {
-                    "turns": len(latencies),
-                    "turns_per_second": round(len(latencies) / elapsed, 1),
-                    "p50_ms": round(_pct(latencies, 0.50) * 1000, 2),
-                    "p90_ms": round(_pct(latencies, 0.90) * 1000, 2),
-                    "p99_ms": round(_pct(latencies, 0.99) * 1000, 2),
-                    "mean_ms": round(statistics.fmean(latencies) * 1000, 2),
-                }
+                results[f"{n}_sessions"] = await _talk(c, "bench", cid, n, TURNS[n], headers)
                 print(label, n, results[f"{n}_sessions"], flush=True)
     return results
 
@@ -148,11 +158,96 @@ async def _databases(embed: str) -> dict[str, Any]:
     return out
 
 
+SERVED = (  # (event loop, HTTP parser, workers)
+    ("asyncio", "h11", 1),
+    ("uvloop", "h11", 1),
+    ("asyncio", "httptools", 1),
+    ("uvloop", "httptools", 1),
+    ("uvloop", "httptools", 2),
+)
+SERVED_SESSIONS = 100
+SERVED_TURNS = 4
+
+
+async def _served(loop: str, http: str, workers: int) -> dict[str, Any]:
+    from bench.bench_websocket import WORKSPACE, Server, _prepare
+
+    command = [
+        *("-m", "uvicorn", "anima.app:create_app_from_env", "--factory"),
+        *("--loop", loop, "--http", http, "--workers", str(workers), "--port"),
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(Path(tmp), [sys.executable, *command], ANIMA_EMBED_BACKEND="minilm")
+        try:
+            await asyncio.to_thread(server.wait_ready)
+            character, _token = await asyncio.to_thread(_prepare, server)
+            limits = httpx.Limits(max_connections=SERVED_SESSIONS)
+            async with httpx.AsyncClient(base_url=server.base, timeout=120, limits=limits) as c:
+                cid = character.rsplit("/", 1)[-1]
+                out = await _talk(
+                    c, WORKSPACE, cid, SERVED_SESSIONS, SERVED_TURNS, server.key, warmup=1
+                )
+        finally:
+            server.stop()
+    print("served", loop, http, workers, out, flush=True)
+    return out
+
+
+INTERACTION = {
+    "name": "workspaces/bench/sessions/default:5f0c8e2a/interactions/9a1e44c0",
+    "textList": ["Welcome, Tom!", "Mind the mud on your boots.", "The ferry leaves at noon."],
+    "emotion": {"behavior": "JOY", "strength": "NORMAL"},
+    "sessionId": "default:5f0c8e2a",
+    "relationshipUpdate": {"trust": 1, "respect": 0, "familiar": 1, "flirtatious": 0},
+    "activeTriggers": [],
+}
+PACKET = {
+    "packetId": {"packetId": "5f0c8e2a-1", "utteranceId": "u1", "interactionId": "i1"},
+    "routing": {"source": {"name": "tony", "type": "AGENT"}, "targets": [{"type": "PLAYER"}]},
+    "timestamp": "2026-11-30T12:00:00.000Z",
+    "text": {"text": "Welcome, Tom! Mind the mud on your boots.", "final": True},
+}
+
+
+def _encoders() -> dict[str, Any]:
+    """Microseconds to encode an Interaction and a text packet: the standard library as
+    Starlette's JSONResponse calls it, against orjson when it is installed."""
+    import json
+    import timeit
+
+    def std(v: object) -> bytes:
+        return json.dumps(v, ensure_ascii=False, separators=(",", ":")).encode()
+
+    out: dict[str, Any] = {}
+    encoders: dict[str, Any] = {"json": std}
+    try:
+        import orjson
+
+        encoders["orjson"] = orjson.dumps
+    except ImportError:
+        out["orjson"] = "skipped: not installed"
+    for name, dumps in encoders.items():
+        for what, value in (("interaction", INTERACTION), ("packet", PACKET)):
+            n = 20000
+            seconds = min(timeit.repeat(lambda d=dumps, v=value: d(v), number=n, repeat=3))
+            out[f"{name}_{what}_us"] = round(seconds / n * 1e6, 2)
+    return out
+
+
 async def main() -> dict[str, Any]:
     """With the real MiniLM embedder (two embeddings a turn: the player's line and the reply),
-    and with the hashing embedder, which leaves the engine's plumbing alone."""
-    return {
-        "llm": "scripted, instant",
-        "minilm": await _databases("minilm"),
-        "hashing": await _databases("hashing"),
-    }
+    and with the hashing embedder, which leaves the engine's plumbing alone; then served over
+    sockets with each event loop, HTTP parser and worker count."""
+    parts = os.environ.get("BENCH_ENGINE_PARTS", "minilm,hashing,served").split(",")
+    out: dict[str, Any] = {"llm": "scripted, instant"}
+    if "minilm" in parts:
+        out["minilm"] = await _databases("minilm")
+    if "hashing" in parts:
+        out["hashing"] = await _databases("hashing")
+    out["encoders"] = _encoders()
+    if "served" in parts:
+        out["served"] = {
+            f"{loop}+{http}+workers{workers}": await _served(loop, http, workers)
+            for loop, http, workers in SERVED
+        }
+    return out

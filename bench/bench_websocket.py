@@ -72,7 +72,8 @@ def _packet(payload: dict[str, Any], **ids: str) -> str:
 
 
 class Server:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, command: list[str] | None = None, **env: str) -> None:
+        """``anima serve`` (or ``command``, given the port) on a fresh data dir."""
         self.port = _free_port()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ANIMA_")}
         self.env.update(
@@ -80,31 +81,23 @@ class Server:
             ANIMA_EMBED_BACKEND="hashing",
             ANIMA_STREAM_PING_SECONDS="0",
             ANIMA_LOG_LEVEL="warning",
+            ANIMA_GRPC_PORT="0",
+            ANIMA_LLM_BACKEND="scripted",
         )
+        self.env.update(env)
         self.log = (directory / "server.log").open("wb")
+        serve = [sys.executable, "-m", "anima.cli", "serve", "--log-format", "text", "--port"]
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "anima.cli",
-                "serve",
-                "--port",
-                str(self.port),
-                "--grpc-port",
-                "0",
-                "--llm-backend",
-                "scripted",
-                "--log-format",
-                "text",
-            ],
+            [*(command or serve), str(self.port)],
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
         self.base = f"http://127.0.0.1:{self.port}"
+        self.key: dict[str, str] = {}  # the Authorization header, once _prepare made a key
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200:
@@ -134,6 +127,7 @@ def _prepare(server: Server) -> tuple[str, str]:
     )
     key = json.loads(done.stdout)
     auth = {"Authorization": key["authorization"]}
+    server.key = auth
     with httpx.Client(base_url=server.base, headers=auth, timeout=60) as c:
         created = c.post(
             f"/studio/v1/workspaces/{WORKSPACE}/characters",

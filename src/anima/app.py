@@ -17,10 +17,12 @@ from anima.api import grpc as grpc_face
 from anima.api import proxy as proxy_face
 from anima.api import speech as speech_api
 from anima.api.auth import Authenticator
+from anima.api.cache_metrics import StateCacheCollector
 from anima.api.deps import AppState
 from anima.api.middleware import HttpMetrics, RequestContextMiddleware
 from anima.backends.embed_registry import create_embedder
 from anima.backends.registry import create_llm
+from anima.backends.state_cache import StateCache
 from anima.backends.tts_registry import create_tts
 from anima.logs import configure_logging
 from anima.pipeline.appraiser import Appraiser
@@ -52,6 +54,10 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
             raise
         recall = Recall.create(store, embedder, settings)
         runner = TurnRunner(settings, llm, appraiser=appraiser, embedder=embedder, recall=recall)
+        cache = getattr(llm, "state_cache", None)
+        collector = StateCacheCollector(cache) if isinstance(cache, StateCache) else None
+        if collector is not None:
+            registry.register(collector)
         engine = Engine(settings, store, runner)
         app.state.anima = AppState(
             settings=settings,
@@ -72,6 +78,8 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
                 yield
         finally:
             await recall.memory.settle()
+            if collector is not None:
+                registry.unregister(collector)
             await llm.aclose()
             if tts is not None:
                 await tts.aclose()

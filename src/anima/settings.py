@@ -104,6 +104,17 @@ class Settings(BaseSettings):
     )
     llm_timeout_seconds: float = Field(60.0, gt=0)
     llm_seed: int | None = None
+    llm_state_cache_bytes: int = Field(
+        256 << 20,
+        ge=0,
+        description="Memory for saved states of the embedded model (each deployed character's "
+        "persona, recent conversations); 0 turns the cache off.",
+    )
+    llm_state_cache_disk_bytes: int = Field(
+        1 << 30,
+        ge=0,
+        description="Disk for saved persona states, under data_dir/model-states.",
+    )
     openai_base_url: str = "http://127.0.0.1:8080/v1"
     openai_api_key: str = "not-needed"
     openai_model: str = "default"

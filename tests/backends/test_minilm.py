@@ -112,3 +112,13 @@ def test_repeated_lines_come_from_the_cache_unchanged() -> None:
     assert np.array_equal(again[0], first[1])
     assert np.array_equal(again[2], first[0])
     assert np.allclose(again[1], MiniLMEmbedder().embed_sync(["a new line"])[0], atol=1e-5)
+
+
+async def test_lines_of_concurrent_turns_are_embedded_together() -> None:
+    fresh = MiniLMEmbedder()  # its own line cache: every text goes to the model
+    texts = [f"player line number {i} about the river crossing" for i in range(12)]
+    together = await asyncio.gather(*(fresh.embed([t]) for t in texts))
+    batcher = next(iter(fresh._batchers.values()))
+    assert batcher.batches < len(texts)
+    for text, rows in zip(texts, together, strict=True):
+        np.testing.assert_allclose(rows[0], fresh._run([text])[0], atol=1e-5)

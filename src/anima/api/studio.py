@@ -37,7 +37,7 @@ from anima.domain.resource import ResourceKind, name_filter, parse_reference
 from anima.domain.scene import Scene, parse_scene, scene_id_for
 from anima.domain.update_mask import apply_update
 from anima.errors import InvalidArgument, NotFound
-from anima.pipeline.deploy import Deployer
+from anima.pipeline.deploy import Deployer, model_preparers
 from anima.store import Store
 from anima.store.resources import ResourceRepo
 from anima.wire.schemas import (
@@ -69,7 +69,10 @@ async def _deployer(app: FastAPI) -> AsyncIterator[None]:
     """Runs deploy jobs for the life of the app (resuming what a stopped process left)."""
     state = app.state.anima
     recall = state.engine.turns.recall
-    deployer = Deployer(state.store, preparers=[recall.knowledge] if recall else [])
+    preparers = [recall.knowledge] if recall else []
+    deployer = Deployer(
+        state.store, preparers=[*preparers, *model_preparers(state.engine.turns.llm)]
+    )
     state.extras["deployer"] = deployer
     await deployer.start()
     try:

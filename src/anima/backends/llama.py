@@ -10,11 +10,18 @@ One ``LlamaLLM`` (one model, one llama context) serves every session of the proc
   token that differs. The prompt puts the persona first and the per-turn note last, so turn
   N of a session reuses the persona and the history evaluated at turn N-1. ``Usage`` reports
   how many prompt tokens were reused.
+- Saved states (state_cache.py): llama keeps one context, so a player who switches to another
+  character would make it read that character's persona again. With a ``StateCache``, the
+  state after a character version's persona is computed at deploy (``prepare``), kept in
+  memory and on disk, and restored when a prompt starts with it; the state after each
+  generation is kept in memory too, so a session that comes back finds its conversation
+  evaluated. A state is only restored for the exact tokens it was saved for.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import threading
 from collections.abc import AsyncGenerator, Callable
@@ -28,6 +35,7 @@ from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 from anima.backends import models
 from anima.backends.llm import LLMBase, PromptFormat, Sampling, Usage
 from anima.backends.render import chat_messages, transcript
+from anima.backends.state_cache import SavedState, StateCache, Tokens, as_tokens, common_prefix
 from anima.domain.prompt import Prompt
 from anima.errors import AnimaError, BackendError, FailedPrecondition, InvalidArgument
 from anima.settings import Settings
@@ -35,6 +43,7 @@ from anima.settings import Settings
 log = logging.getLogger("anima.llm.llama")
 
 _END = object()
+MIN_PERSONA_TOKENS = 64  # a shorter persona costs less to read than to look up and restore
 
 
 class LlamaLLM(LLMBase):
@@ -50,6 +59,7 @@ class LlamaLLM(LLMBase):
         sampling: Sampling | None = None,
         seed: int | None = None,
         timeout_s: float = 60.0,
+        state_cache: StateCache | None = None,
     ) -> None:
         super().__init__(timeout_s=timeout_s, retries=0)
         try:
@@ -78,6 +88,7 @@ class LlamaLLM(LLMBase):
         self.prompt_format = prompt_format
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anima-llama")
         self.generated_tokens = 0  # since start, for observing that cancellation stops work
+        self.state_cache = state_cache
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LlamaLLM:
@@ -107,6 +118,14 @@ class LlamaLLM(LLMBase):
             fmt = settings.llm_prompt_format
         else:
             fmt = "chat" if hint == "chat" else "completion" if hint == "completion" else None
+        cache = None
+        if settings.llm_state_cache_bytes > 0:
+            cache = StateCache(
+                model_identity(path, settings.llm_context_tokens),
+                budget_bytes=settings.llm_state_cache_bytes,
+                directory=settings.data_dir / "model-states",
+                disk_budget_bytes=settings.llm_state_cache_disk_bytes,
+            )
         return cls(
             path,
             prompt_format=fmt,
@@ -115,6 +134,7 @@ class LlamaLLM(LLMBase):
             sampling=sampling,
             seed=settings.llm_seed,
             timeout_s=settings.llm_timeout_seconds,
+            state_cache=cache,
         )
 
     @property
@@ -138,15 +158,34 @@ class LlamaLLM(LLMBase):
 
     # -- rendering (called on the worker thread) --------------------------------
 
-    def tokens(self, prompt: Prompt) -> list[int]:
-        """The prompt's tokens, exactly as they are evaluated."""
+    def _render(self, prompt: Prompt) -> tuple[str, bool]:
+        """The prompt's text and whether a BOS token goes before it."""
         if self.prompt_format == "chat":
             assert self._formatter is not None
             result = self._formatter(messages=chat_messages(prompt))  # type: ignore[arg-type]
-            text, add_bos = result.prompt, not result.added_special
-        else:
-            text, add_bos = transcript(prompt), True
+            return result.prompt, not result.added_special
+        return transcript(prompt), True
+
+    def _tokenize(self, text: str, add_bos: bool) -> list[int]:
         return list(self._llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
+
+    def tokens(self, prompt: Prompt) -> list[int]:
+        """The prompt's tokens, exactly as they are evaluated."""
+        return self._tokenize(*self._render(prompt))
+
+    def persona_tokens(self, prompt: Prompt, tokens: Tokens) -> Tokens | None:
+        """The beginning of ``tokens`` that only the character version decides (the template's
+        opening and ``Prompt.character_part``), or None when it is too short to be worth it."""
+        part = prompt.character_part
+        if not part:
+            return None
+        text, add_bos = self._render(prompt)
+        at = text.find(part)
+        if at < 0:
+            return None
+        own = as_tokens(self._tokenize(text[: at + len(part)], add_bos))
+        n = common_prefix(own, tokens)  # the last token may join what follows
+        return tokens[:n] if n >= MIN_PERSONA_TOKENS else None
 
     @property
     def eos_text(self) -> str:
@@ -193,7 +232,10 @@ class LlamaLLM(LLMBase):
                     f"of {self._llama.n_ctx()}: shorten the character's texts or raise "
                     "ANIMA_LLM_CONTEXT_TOKENS"
                 )
-            cached = _common_prefix(self._llama.input_ids[: self._llama.n_tokens], tokens)
+            wanted = as_tokens(tokens)
+            if self.state_cache is not None:
+                self._restore(prompt, wanted)
+            cached = common_prefix(as_tokens(self._llama.input_ids[: self._llama.n_tokens]), wanted)
             stops = [*prompt.stop, self.eos_text] if self.eos_text else list(prompt.stop)
             produced = 0
 
@@ -226,12 +268,97 @@ class LlamaLLM(LLMBase):
             emit(Usage(len(tokens), cached, produced))
         except AnimaError as exc:
             emit(exc)
+            return
         except (ValueError, RuntimeError) as exc:
             err = BackendError(f"llama.cpp failed: {exc}", retryable=False)
             err.__cause__ = exc
             emit(err)
+            return
         finally:
             emit(_END)
+        if self.state_cache is not None:  # after the reply went out: nobody waits for this
+            self._keep_session()
+
+    # -- saved states (called on the worker thread) --------------------------------
+
+    def _restore(self, prompt: Prompt, tokens: Tokens) -> None:
+        """Make the context hold the longest known beginning of ``tokens``: what it holds
+        already, a kept state, or the persona's state (from disk, or evaluated and kept)."""
+        cache = self.state_cache
+        assert cache is not None
+        live = common_prefix(as_tokens(self._llama.input_ids[: self._llama.n_tokens]), tokens)
+        kept, kept_n = cache.best(tokens)
+        persona = self.persona_tokens(prompt, tokens)
+        need = len(persona) if persona is not None else 0
+        if live >= max(need, kept_n):
+            if persona is not None:
+                cache.stats.hits["context"] += 1
+            return
+        if kept is not None and kept_n >= need and self._load(kept):
+            cache.stats.hits["memory"] += 1
+            return
+        if persona is None:
+            return
+        found = cache.get(persona)
+        if found is not None and self._load(found):
+            cache.stats.hits["disk"] += 1
+            return
+        cache.stats.misses += 1
+        self._evaluate_persona(persona)
+
+    def _evaluate_persona(self, persona: Tokens) -> None:
+        assert self.state_cache is not None
+        self._llama.n_tokens = 0  # evaluated from the first token: the context is cleared
+        self._llama.eval(persona.tolist())
+        self.state_cache.put(self._save(persona, persona=True))
+
+    def _save(self, tokens: Tokens, *, persona: bool = False) -> SavedState:
+        ctx = self._llama._ctx.ctx
+        size = llama_cpp.llama_state_get_size(ctx)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_get_data(ctx, buffer, size)
+        return SavedState(tokens.copy(), ctypes.string_at(buffer, written), persona=persona)
+
+    def _load(self, state: SavedState) -> bool:
+        ctx = self._llama._ctx.ctx
+        buffer = (ctypes.c_uint8 * len(state.data)).from_buffer_copy(state.data)
+        if llama_cpp.llama_state_set_data(ctx, buffer, len(state.data)) != len(state.data):
+            log.warning("llama.cpp refused a saved state; the prompt is evaluated instead")
+            self._llama.n_tokens = 0  # the next evaluation clears the context from token 0
+            return False
+        n = len(state.tokens)
+        self._llama.input_ids[:n] = state.tokens
+        self._llama.n_tokens = n
+        return True
+
+    def _keep_session(self) -> None:
+        assert self.state_cache is not None
+        n = self._llama.n_tokens
+        if n < MIN_PERSONA_TOKENS:
+            return
+        try:
+            tokens = as_tokens(self._llama.input_ids[:n])
+            self.state_cache.put(self._save(tokens))
+        except (ValueError, RuntimeError, MemoryError) as exc:
+            log.warning("could not keep the model state of a conversation: %s", exc)
+
+    async def prepare(self, prompt: Prompt) -> bool:
+        """Compute and keep the persona state of ``prompt``'s character (at deploy time, so
+        the first player does not wait for it). False when there is nothing to keep."""
+        if self.state_cache is None:
+            return False
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._prepare, prompt)
+
+    def _prepare(self, prompt: Prompt) -> bool:
+        assert self.state_cache is not None
+        tokens = as_tokens(self.tokens(prompt))
+        persona = self.persona_tokens(prompt, tokens)
+        if persona is None:
+            return False
+        if self.state_cache.get(persona) is None:
+            self._evaluate_persona(persona)
+        return True
 
     async def idle(self) -> None:
         """Wait until every generation started so far has ended."""
@@ -248,13 +375,11 @@ class LlamaLLM(LLMBase):
             close()
 
 
-def _common_prefix(a: Any, b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if int(x) != y:
-            break
-        n += 1
-    return n
+def model_identity(path: Path, context_tokens: int) -> str:
+    """What a saved state depends on besides its tokens: the model file, the runtime and the
+    context size. Another model or version of llama.cpp never reads a state it did not write."""
+    st = path.stat()
+    return f"{path.name}:{st.st_size}:{st.st_mtime_ns}:{llama_cpp.__version__}:{context_tokens}"
 
 
 def _log_crash(future: asyncio.Future[None]) -> None:

@@ -25,7 +25,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Protocol
+from typing import ClassVar, Literal, Protocol, runtime_checkable
 
 from anima.domain.prompt import Prompt
 from anima.errors import BackendError
@@ -83,6 +83,14 @@ class LLM(Protocol):
     def stream(self, prompt: Prompt) -> AsyncGenerator[str, None]: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class PreparesPrompts(Protocol):
+    """A model that can do work for a character version ahead of its first turn (the embedded
+    model evaluates and keeps the persona)."""
+
+    async def prepare(self, prompt: Prompt) -> bool: ...
 
 
 MetricsObserver = Callable[[GenerationMetrics], None]

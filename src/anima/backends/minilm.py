@@ -26,7 +26,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from anima.backends.embed import Vectors
+from anima.backends.embed import MicroBatcher, Vectors
 from anima.errors import BackendError
 
 if TYPE_CHECKING:
@@ -128,7 +128,8 @@ class MiniLMEmbedder:
     """The default :class:`~anima.backends.embed.Embedder`.
 
     Construction loads (or reuses) the model, so build it once, in the app's lifespan.
-    ``embed`` runs the model in a worker thread, in batches of ``BATCH_SIZE`` texts.
+    ``embed`` runs the model in a worker thread, in batches of ``BATCH_SIZE`` texts; the
+    lines of concurrent turns are embedded together (``MicroBatcher``).
     """
 
     dim: int = DIM
@@ -151,6 +152,7 @@ class MiniLMEmbedder:
         self._loaded = _load(model_path, tokenizer_path, model_sha256, tokenizer_sha256, threads)
         self._cache: OrderedDict[str, Vectors] = OrderedDict()
         self._cache_lock = threading.Lock()
+        self._batchers: dict[asyncio.AbstractEventLoop, MicroBatcher] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MiniLMEmbedder:
@@ -159,7 +161,12 @@ class MiniLMEmbedder:
     async def embed(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return await asyncio.to_thread(self.embed_sync, list(texts))
+        loop = asyncio.get_running_loop()
+        batcher = self._batchers.get(loop)
+        if batcher is None:  # one per event loop (tests and scripts run several in turn)
+            self._batchers = {lp: b for lp, b in self._batchers.items() if not lp.is_closed()}
+            batcher = self._batchers[loop] = MicroBatcher(self.embed_sync, BATCH_SIZE)
+        return await batcher.embed(texts)
 
     def embed_sync(self, texts: Sequence[str]) -> Vectors:
         """Blocking ``embed``, for scripts and worker threads (never call it on the loop).

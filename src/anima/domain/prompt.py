@@ -123,6 +123,13 @@ class Prompt:
     examples: tuple[Message, ...] = ()  # the author's example dialog, as turns before history
     attempt: int = 0  # backends vary the seed with it
     facts: tuple[str, ...] = ()  # the note's lines of knowledge and memory: sayable aloud
+    # How many leading characters of ``system`` come from the character version alone (no
+    # player, scene or turn in them): the part a backend may evaluate once per version.
+    character_chars: int = 0
+
+    @property
+    def character_part(self) -> str:
+        return self.system[: self.character_chars]
 
 
 # -- vocabulary -----------------------------------------------------------------
@@ -296,7 +303,7 @@ def _persona(
     if d.example_dialog.strip() and not examples:
         out.append(f"How {name} talks: {names.sub(d.example_dialog)}")
 
-    out.append("")
+    out.append("")  # what follows depends on the player and the scene
     out.append(_player_line(inp.player, names))
     if inp.scene is not None:
         out.extend(_scene_lines(inp.scene, names))
@@ -484,8 +491,9 @@ def build_prompt(inp: PromptInput) -> Prompt:
         # A turn started by an event or an instruction: the character speaks first.
         messages.append(Message("user", names.player, "..."))
     examples = example_turns(d.example_dialog, names)
+    system = _persona(inp, names, budget, examples)
     return Prompt(
-        system=_persona(inp, names, budget, examples),
+        system=system,
         messages=tuple(messages),
         note=_note(inp, names),
         examples=_introduction(inp, names) + examples,
@@ -498,4 +506,16 @@ def build_prompt(inp: PromptInput) -> Prompt:
         dropped_lines=dropped,
         attempt=inp.attempt,
         facts=_facts(inp, names),
+        character_chars=_character_chars(system, inp, names),
     )
+
+
+def _character_chars(system: str, inp: PromptInput, names: _Names) -> int:
+    """The length of the persona's first paragraph (who the character is) when nothing in it
+    depends on the player: the text the author wrote names no ``{player}``."""
+    d = inp.character.description
+    authored = (d.character_role, d.description, d.motivation, d.flaws, d.example_dialog)
+    if any("{player}" in text for text in authored):
+        return 0
+    end = system.find("\n\n")
+    return end if end > 0 else 0

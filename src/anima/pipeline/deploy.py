@@ -21,10 +21,12 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from anima.backends.llm import PreparesPrompts
 from anima.domain.character import Character, deploy_problems
 from anima.domain.knowledge import CommonKnowledge
 from anima.domain.limits import STORED
 from anima.domain.operation import MAX_ATTEMPTS, Operation, OperationError
+from anima.domain.prompt import PromptInput, build_prompt
 from anima.domain.resource import ResourceKind, parse_reference
 from anima.domain.scene import Scene
 from anima.errors import AnimaError, FailedPrecondition, Internal, NotFound
@@ -43,6 +45,28 @@ class Preparer(Protocol):
     embeddings of common knowledge). Raise an ``AnimaError`` to fail the deploy."""
 
     async def prepare(self, operation: Operation, resource: BaseModel) -> None: ...
+
+
+class PersonaState:
+    """Has the model evaluate a character version's persona while it deploys (the embedded
+    model keeps that state in memory and on disk), so its first player does not wait for it.
+    A failure here is logged, never a failed deploy: the first turn evaluates it instead."""
+
+    def __init__(self, llm: PreparesPrompts) -> None:
+        self._llm = llm
+
+    async def prepare(self, operation: Operation, resource: BaseModel) -> None:
+        if not isinstance(resource, Character):
+            return
+        try:
+            await self._llm.prepare(build_prompt(PromptInput(character=resource)))
+        except (AnimaError, OSError, RuntimeError, ValueError) as exc:
+            log.warning("could not prepare the persona of %s: %s", operation.resource, exc)
+
+
+def model_preparers(llm: object) -> list[Preparer]:
+    """The preparers a model asks for: ``PersonaState`` when it keeps persona states."""
+    return [PersonaState(llm)] if isinstance(llm, PreparesPrompts) else []
 
 
 class Deployer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -97,3 +97,12 @@ class KeyRepo:
         async with self._store.session() as s:
             result = await s.execute(stmt)
             return bool(getattr(result, "rowcount", 0))
+
+    async def revocations(self) -> tuple[int, int, float]:
+        """A cheap fingerprint of revocations: (keys, revoked keys, last revocation time). It
+        changes whenever a key is revoked or deleted, so a process that caches keys polls it."""
+        t = ApiKeyRow.__table__
+        stmt = select(func.count(), func.count(t.c.revoked_at), func.max(t.c.revoked_at))
+        async with self._store.session() as s:
+            keys, revoked, last = (await s.execute(stmt)).one()
+        return int(keys), int(revoked), float(last or 0.0)
