@@ -14,6 +14,7 @@ from anima import __version__
 from anima.api import engine as engine_api
 from anima.api import errors, health, session_state, studio, tokens, websocket, workspaces
 from anima.api import grpc as grpc_face
+from anima.api import safety as safety_api
 from anima.api.auth import Authenticator
 from anima.api.deps import AppState
 from anima.api.middleware import HttpMetrics, RequestContextMiddleware
@@ -23,6 +24,7 @@ from anima.logs import configure_logging
 from anima.pipeline.appraiser import Appraiser
 from anima.pipeline.engine import Engine
 from anima.pipeline.runner import TurnRunner
+from anima.pipeline.safety import Safety, verdict_counter
 from anima.settings import Settings
 from anima.store import Store
 
@@ -32,6 +34,7 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
     settings = settings or Settings()
     registry = CollectorRegistry()
     metrics = HttpMetrics(registry)
+    verdicts = verdict_counter(registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -40,10 +43,11 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
             llm = await asyncio.to_thread(create_llm, settings)
             embedder = await asyncio.to_thread(create_embedder, settings)
             appraiser = await Appraiser.for_embedder(embedder)
+            safety = await Safety.for_embedder(embedder, verdicts)
         except BaseException:
             await store.close()
             raise
-        runner = TurnRunner(settings, llm, appraiser=appraiser, embedder=embedder)
+        runner = TurnRunner(settings, llm, appraiser=appraiser, embedder=embedder, safety=safety)
         engine = Engine(settings, store, runner)
         app.state.anima = AppState(
             settings=settings,
@@ -74,6 +78,7 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
     app.include_router(health.router)
     app.include_router(workspaces.router)
     app.include_router(studio.router)
+    app.include_router(safety_api.router)
     app.include_router(engine_api.router)
     app.include_router(tokens.router)
     app.include_router(session_state.router)

@@ -74,6 +74,7 @@ class CharacterMind:
     relationship: relationship.RelationshipState
     label: str | None
     goals: GoalState
+    safety: tuple[dict[str, Any], ...] = ()  # the latest safety verdicts (pipeline/safety.py)
 
 
 @dataclass(slots=True)
@@ -290,6 +291,7 @@ class Engine:
             relationship=rel,
             label=relationship.label(rel).value if enabled else None,
             goals=GoalState.from_dict(state.get("goals", {})),
+            safety=tuple(state.get("safety", ())),
         )
 
     # -- turns -------------------------------------------------------------------------
@@ -430,6 +432,15 @@ class Engine:
                         job.outcome.relationship,
                         self.clock(),
                     )
+                await self.store.safety_events.add(  # the audit of the safety stage
+                    workspace=workspace,
+                    character_id=agent.character_id,
+                    session_id=session_id,
+                    interaction_id=interaction_id,
+                    agent_id=agent.agent_id,
+                    records=job.outcome.trace.get("safety", ()),
+                    created_at=stored.created_at,
+                )
                 if sink is not None:
                     sink.append(stored)
                 yield end

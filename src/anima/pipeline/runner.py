@@ -51,6 +51,7 @@ from anima.domain.session import Interaction, Session, SessionCharacter, Session
 from anima.errors import AnimaError
 from anima.pipeline.appraiser import Appraiser
 from anima.pipeline.intents import IntentMatcher
+from anima.pipeline.safety import Safety
 from anima.pipeline.turn import Reply as SpokenReply
 from anima.pipeline.turn import Said, TurnContext, TurnRequest, history_lines, run_turn
 from anima.settings import Settings
@@ -129,11 +130,13 @@ class TurnRunner:
         *,
         appraiser: Appraiser | None = None,
         embedder: Embedder | None = None,
+        safety: Safety | None = None,
     ) -> None:
         self.settings = settings
         self.llm = llm
         self.appraiser = appraiser
         self.embedder = embedder
+        self.safety = safety
         # Deployed versions are immutable, so what is derived from one can be cached.
         self._goals: dict[tuple[str, str, int], GoalsConfig] = {}
         self._matchers: dict[tuple[str, str, int], IntentMatcher] = {}
@@ -155,8 +158,23 @@ class TurnRunner:
         player_name = session.player.name
         character_name = character.description.given_name or "Character"
 
-        # 1. goals
         text = job.turn_input.text if job.turn_input.kind == "text" else ""
+        # 0. safety (pipeline/safety.py): a blocked player line gets a deflection, no model
+        screen = (
+            self.safety.screen(
+                character, player_name, [" ".join(i.texts) for i in job.history[-1:]]
+            )
+            if self.safety is not None
+            else None
+        )
+        said_by_player = job.turn_input.text if job.turn_input.kind != "trigger" else ""
+        refusal = (
+            await screen.check_player(said_by_player)
+            if screen is not None and said_by_player
+            else None
+        )
+
+        # 1. goals
         decision: GoalDecision | None = None
         appraisal = Appraisal.neutral()
         if job.turn_input.kind == "trigger":
@@ -170,7 +188,7 @@ class TurnRunner:
         elif text:
             if self.appraiser is not None:
                 appraisal = await self.appraiser.appraise(text)
-            match = await self._match(key, config, goal_state, text)
+            match = None if refusal else await self._match(key, config, goal_state, text)
             if match is not None:
                 decision = decide(
                     config, goal_state, match, player=player_name, character=character_name
@@ -220,8 +238,9 @@ class TurnRunner:
             max_tokens_cap=self.settings.llm_max_tokens,
             on_utterance=(on_utterance,),
             on_reply=(on_reply,),
+            screen=(screen.hook,) if screen is not None else (),
         )
-        if decision is None or decision.reply is Reply.MODEL:
+        if refusal is None and (decision is None or decision.reply is Reply.MODEL):
             request = TurnRequest(
                 interaction_id=job.interaction_id,
                 text=text or None,
@@ -238,10 +257,11 @@ class TurnRunner:
             async for event in run_turn(ctx, request):
                 yield event
         else:
-            if decision.reply is Reply.VERBATIM and decision.verbatim:
-                said_line = Utterance(
-                    job.interaction_id, ctx.new_id(), agent.agent_id, decision.verbatim
-                )
+            line = refusal or (
+                decision.verbatim if decision and decision.reply is Reply.VERBATIM else ""
+            )
+            if line:
+                said_line = Utterance(job.interaction_id, ctx.new_id(), agent.agent_id, line)
                 yield said_line
                 for extra in await on_utterance(said_line, TurnRequest(job.interaction_id)):
                     yield extra
@@ -253,6 +273,8 @@ class TurnRunner:
         state["goals"] = goal_state.to_dict()
         job.outcome.agent_state = state
         job.outcome.relationship = new_rel.as_dict() if rel_enabled else None
+        if screen is not None:
+            screen.finish(job.outcome.trace, state)
 
     # -- helpers -------------------------------------------------------------------------
 

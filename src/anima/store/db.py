@@ -40,6 +40,7 @@ from anima.store.keys import KeyRepo
 from anima.store.leases import LeaseRepo
 from anima.store.nonces import NonceRepo
 from anima.store.operations import OperationRepo
+from anima.store.safety import SafetyEventRepo
 from anima.store.sealing import SecretSealer
 from anima.store.sessions import RelationshipRepo, SessionRepo
 from anima.store.tables import ServerValueRow
@@ -157,6 +158,7 @@ class Store:
         self.scenes = SceneRepo(self)
         self.knowledge = KnowledgeRepo(self)
         self.operations = OperationRepo(self)
+        self.safety_events = SafetyEventRepo(self)
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Store:

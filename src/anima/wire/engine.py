@@ -193,4 +193,5 @@ def mind_json(mind: CharacterMind) -> dict[str, Any]:
             "completed": sorted(mind.goals.completed),
             "disabled": sorted(mind.goals.disabled),
         },
+        "safety": list(mind.safety),
     }
