@@ -29,7 +29,7 @@ MID_REPLY = f"Aye, the ferry runs at noon. {UNSAFE} Come back tomorrow."
 STUDIO = "/studio/v1/workspaces/ws1/characters"
 
 
-def is_refusal(line: str, player: str = "") -> bool:
+def is_refusal(line: str) -> bool:
     bodies = [b.split("{")[0] for b in REFUSALS]
     return any(b[1:] in line for b in bodies)
 
