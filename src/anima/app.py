@@ -15,6 +15,7 @@ from anima.api import engine as engine_api
 from anima.api import errors, health, memories, session_state, studio, tokens, websocket, workspaces
 from anima.api import grpc as grpc_face
 from anima.api import proxy as proxy_face
+from anima.api import safety as safety_api
 from anima.api import speech as speech_api
 from anima.api.auth import Authenticator
 from anima.api.cache_metrics import StateCacheCollector
@@ -29,6 +30,7 @@ from anima.pipeline.appraiser import Appraiser
 from anima.pipeline.engine import Engine
 from anima.pipeline.recall import Recall
 from anima.pipeline.runner import TurnRunner
+from anima.pipeline.safety import Safety, verdict_counter
 from anima.pipeline.voice import Speech
 from anima.settings import Settings
 from anima.store import Store
@@ -40,6 +42,7 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
     settings = settings or Settings()
     registry = CollectorRegistry()
     metrics = HttpMetrics(registry)
+    verdicts = verdict_counter(registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,11 +52,14 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
             embedder = await asyncio.to_thread(create_embedder, settings)
             appraiser = await Appraiser.for_embedder(embedder)
             tts = await asyncio.to_thread(create_tts, settings)
+            safety = await Safety.for_embedder(embedder, verdicts)
         except BaseException:
             await store.close()
             raise
         recall = Recall.create(store, embedder, settings)
-        runner = TurnRunner(settings, llm, appraiser=appraiser, embedder=embedder, recall=recall)
+        runner = TurnRunner(
+            settings, llm, appraiser=appraiser, embedder=embedder, recall=recall, safety=safety
+        )
         cache = getattr(llm, "state_cache", None)
         collector = StateCacheCollector(cache) if isinstance(cache, StateCache) else None
         if collector is not None:
@@ -97,6 +103,7 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
     app.include_router(health.router)
     app.include_router(workspaces.router)
     app.include_router(studio.router)
+    app.include_router(safety_api.router)
     app.include_router(engine_api.router)
     app.include_router(memories.router)
     app.include_router(tokens.router)

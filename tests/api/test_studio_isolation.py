@@ -31,6 +31,7 @@ for _collection, _id in (
         ("POST", f"{_base}/{_id}:deploy", None),
         ("GET", f"{_base}/{_id}/operations/op", None),
     ]
+ROUTES.append(("GET", "/studio/v1/workspaces/ws1/characters/axeon/safetyEvents", None))
 
 
 @pytest.fixture

@@ -25,6 +25,8 @@ _WORD = re.compile(r"[a-z0-9']+")
 class HashingEmbedder:
     """Implements :class:`~anima.backends.embed.Embedder` with no model at all."""
 
+    semantic = False  # shared words, not shared meaning (the safety classifier checks this)
+
     def __init__(self, dim: int = 256) -> None:
         if dim < 8:
             raise ValueError("dim must be at least 8")

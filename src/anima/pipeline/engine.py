@@ -77,6 +77,7 @@ class CharacterMind:
     label: str | None
     goals: GoalState
     memories: tuple[str, ...] = ()
+    safety: tuple[dict[str, Any], ...] = ()  # the latest safety verdicts (pipeline/safety.py)
 
 
 @dataclass(slots=True)
@@ -294,6 +295,7 @@ class Engine:
             label=relationship.label(rel).value if enabled else None,
             goals=GoalState.from_dict(state.get("goals", {})),
             memories=await self._memories(workspace, session, agent.character_id, character),
+            safety=tuple(state.get("safety", ())),
         )
 
     async def _memories(
@@ -445,6 +447,15 @@ class Engine:
                         job.outcome.relationship,
                         self.clock(),
                     )
+                await self.store.safety_events.add(  # the audit of the safety stage
+                    workspace=workspace,
+                    character_id=agent.character_id,
+                    session_id=session_id,
+                    interaction_id=interaction_id,
+                    agent_id=agent.agent_id,
+                    records=job.outcome.trace.get("safety", ()),
+                    created_at=stored.created_at,
+                )
                 if sink is not None:
                     sink.append(stored)
                 yield end

@@ -147,6 +147,7 @@ class Problem(StrEnum):
     FORGOT_PLAYER = "forgot_player"  # asked the player's name, the reply never says it
     LOOP = "loop"  # the whole reply is a short line the character said just before
     UNKNOWN = "unknown"  # a question of fact the character has no knowledge of (no model)
+    UNSAFE = "unsafe"  # a topic the character's safety config blocks (pipeline/safety.py)
 
 
 _I_AM = r"(?:i am|i'm|im|i was|as|being|you are|you're|you re)"
@@ -373,12 +374,21 @@ UNKNOWNS = (
     "you'd have to ask someone wiser than me, {player}.",
     "I know nothing of that.",
 )
+# When the safety config blocks the topic: the character turns away from it, in its own words.
+REFUSALS = (
+    "that is not a road I will walk down with you, {player}.",
+    "I won't speak of that, {player}, ask me about {interest} instead.",
+    "some things I keep off my tongue, {player}, so tell me something else.",
+    "we'll not talk of that here, {player}.",
+    "I'd sooner talk about {interest}, {player}.",
+)
 _BODIES = {
     None: DEFLECTIONS,
     Problem.NAMELESS: INTRODUCTIONS,
     Problem.FORGOT_PLAYER: REMINDERS,
     Problem.AI_ADMISSION: DENIALS,
     Problem.UNKNOWN: UNKNOWNS,
+    Problem.UNSAFE: REFUSALS,
 }
 _FALLBACK_RES = tuple(
     re.compile(
@@ -390,7 +400,7 @@ _FALLBACK_RES = tuple(
         .replace(re.escape("{role}"), r".{1,120}?")
         + r"$"
     )
-    for body in (*DEFLECTIONS, *INTRODUCTIONS, *REMINDERS, *DENIALS)
+    for body in (*DEFLECTIONS, *INTRODUCTIONS, *REMINDERS, *DENIALS, *REFUSALS)
 )
 
 

@@ -54,6 +54,7 @@ from anima.pipeline.appraiser import Appraiser
 from anima.pipeline.guards import Problem, deflection
 from anima.pipeline.intents import IntentMatcher
 from anima.pipeline.recall import Recall, Recollection
+from anima.pipeline.safety import Safety
 from anima.pipeline.turn import Reply as SpokenReply
 from anima.pipeline.turn import Said, TurnContext, TurnRequest, history_lines, run_turn
 from anima.settings import Settings
@@ -150,12 +151,14 @@ class TurnRunner:
         appraiser: Appraiser | None = None,
         embedder: Embedder | None = None,
         recall: Recall | None = None,
+        safety: Safety | None = None,
     ) -> None:
         self.settings = settings
         self.llm = llm
         self.appraiser = appraiser
         self.embedder = embedder
         self.recall = recall
+        self.safety = safety
         # Deployed versions are immutable, so what is derived from one can be cached.
         self._goals: dict[tuple[str, str, int], GoalsConfig] = {}
         self._matchers: dict[tuple[str, str, int], IntentMatcher] = {}
@@ -177,8 +180,23 @@ class TurnRunner:
         player_name = session.player.name
         character_name = character.description.given_name or "Character"
 
-        # 1. goals
         text = job.turn_input.text if job.turn_input.kind == "text" else ""
+        # 0. safety (pipeline/safety.py): a blocked player line gets a deflection, no model
+        screen = (
+            self.safety.screen(
+                character, player_name, [" ".join(i.texts) for i in job.history[-1:]]
+            )
+            if self.safety is not None
+            else None
+        )
+        said_by_player = job.turn_input.text if job.turn_input.kind != "trigger" else ""
+        refusal = (
+            await screen.check_player(said_by_player)
+            if screen is not None and said_by_player
+            else None
+        )
+
+        # 1. goals
         decision: GoalDecision | None = None
         appraisal = Appraisal.neutral()
         if job.turn_input.kind == "trigger":
@@ -192,7 +210,7 @@ class TurnRunner:
         elif text:
             if self.appraiser is not None:
                 appraisal = await self.appraiser.appraise(text)
-            match = await self._match(key, config, goal_state, text)
+            match = None if refusal else await self._match(key, config, goal_state, text)
             if match is not None:
                 decision = decide(
                     config, goal_state, match, player=player_name, character=character_name
@@ -212,10 +230,12 @@ class TurnRunner:
         current = [mood]
 
         # 3. knowledge and memory: what the character knows and remembers of this player
-        model_reply = decision is None or decision.reply is Reply.MODEL
+        model_reply = refusal is None and (decision is None or decision.reply is Reply.MODEL)
         recalled = await self._recall(job, text) if model_reply else Recollection()
         job.outcome.trace.update(recalled.trace)
-        verbatim = decision.verbatim if decision is not None else None
+        verbatim = refusal or (
+            decision.verbatim if decision is not None and decision.reply is Reply.VERBATIM else None
+        )
         if recalled.knowing is Knowing.DEFLECT:
             model_reply, verbatim = False, self._unknown(job, text)
 
@@ -250,6 +270,7 @@ class TurnRunner:
             max_tokens_cap=self.settings.llm_max_tokens,
             on_utterance=(on_utterance,),
             on_reply=(on_reply,),
+            screen=(screen.hook,) if screen is not None else (),
         )
         if model_reply:
             request = TurnRequest(
@@ -284,10 +305,17 @@ class TurnRunner:
         state["goals"] = goal_state.to_dict()
         job.outcome.agent_state = state
         job.outcome.relationship = new_rel.as_dict() if rel_enabled else None
+        if screen is not None:
+            screen.finish(job.outcome.trace, state)
 
     def committed(self, job: TurnJob) -> None:
-        """The turn is stored: leave what the player said to long-term memory."""
-        if self.recall is not None and job.turn_input.kind == "text":
+        """The turn is stored: leave what the player said to long-term memory (never a line
+        the safety stage blocked)."""
+        blocked = any(
+            v.get("side") == "player" and v.get("action") == "block"
+            for v in job.outcome.trace.get("safety", ())
+        )
+        if self.recall is not None and job.turn_input.kind == "text" and not blocked:
             self.recall.after_turn(
                 workspace=job.session.workspace,
                 character=job.character,

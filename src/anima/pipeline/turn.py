@@ -20,6 +20,10 @@ player, gibberish) or nothing usable came out, the reply is generated once more 
 corrective hint and another seed; when that fails too, the character deflects in its own
 voice (``guards.deflection``), marked ``fallback`` so it never returns in the history.
 
+Then each sentence passes the ``screen`` hooks (the safety stage, pipeline/safety.py): one
+a screen refuses is never sent and the reply ends there, with a deflection when nothing was
+said before it.
+
 Cancelling the task that iterates, or closing the generator, stops generation at once and
 yields nothing more: the caller that cancelled emits ``InteractionEnd(cancelled=True)``.
 A ``BackendError`` propagates to the caller. ``run_turn`` never mutates its inputs: the caller
@@ -65,6 +69,7 @@ class Reply:
 
 
 UtteranceHook = Callable[["Said", "TurnRequest"], Awaitable[Sequence[Event]]]
+ScreenHook = Callable[["Said", "TurnRequest"], Awaitable[bool]]  # False: never send it
 ReplyHook = Callable[[Reply], Awaitable[Sequence[Event]]]
 
 
@@ -83,6 +88,7 @@ class TurnContext:
     max_tokens_cap: int | None = None  # Settings.llm_max_tokens
     on_utterance: tuple[UtteranceHook, ...] = ()  # emotion (issue 6), TTS
     on_reply: tuple[ReplyHook, ...] = ()  # relationship, goals and triggers
+    screen: tuple[ScreenHook, ...] = ()  # safety: checked before each sentence is sent
     new_id: Callable[[], str] = _new_id
 
 
@@ -148,9 +154,12 @@ def turn_prompt(
 
 async def run_turn(ctx: TurnContext, request: TurnRequest) -> AsyncIterator[Event]:
     said: list[Said] = []
+    screened_out: list[Said] = []  # the sentence a screen refused: the reply ends there
 
     async def emit(segments: list[Segment], *, fallback: bool = False) -> AsyncIterator[Event]:
         for seg in segments:
+            if screened_out and not fallback:
+                return
             if seg.action:
                 event: Said = NarratedAction(
                     request.interaction_id, ctx.new_id(), ctx.agent_id, seg.text
@@ -159,6 +168,9 @@ async def run_turn(ctx: TurnContext, request: TurnRequest) -> AsyncIterator[Even
                 event = Utterance(
                     request.interaction_id, ctx.new_id(), ctx.agent_id, seg.text, fallback
                 )
+            if not fallback and not await _screened(ctx, event, request):
+                screened_out.append(event)
+                return
             said.append(event)
             yield event
             for hook in ctx.on_utterance:
@@ -173,7 +185,7 @@ async def run_turn(ctx: TurnContext, request: TurnRequest) -> AsyncIterator[Even
             async for chunk in chunks:
                 async for event in emit(reply.feed(chunk)):
                     yield event
-                if reply.done:
+                if reply.done or screened_out:
                     break  # leaving the block closes the stream: generation stops
         async for event in emit(reply.close()):
             yield event
@@ -185,7 +197,7 @@ async def run_turn(ctx: TurnContext, request: TurnRequest) -> AsyncIterator[Even
                 reply.dropped,
                 reply.raw,
             )
-        if any(isinstance(s, Utterance) for s in said):
+        if screened_out or any(isinstance(s, Utterance) for s in said):
             break
         problem = reply.rejected
 
@@ -197,7 +209,9 @@ async def run_turn(ctx: TurnContext, request: TurnRequest) -> AsyncIterator[Even
             ctx.player.name,
             request.text or request.event or "",
             previous[-1:],
-            problem=reply.requirement or (problem if problem is Problem.AI_ADMISSION else None),
+            problem=Problem.UNSAFE
+            if screened_out
+            else reply.requirement or (problem if problem is Problem.AI_ADMISSION else None),
         )
         async for event in emit([Segment(line)], fallback=True):
             yield event
@@ -206,6 +220,13 @@ async def run_turn(ctx: TurnContext, request: TurnRequest) -> AsyncIterator[Even
         for extra in await reply_hook(done):
             yield extra
     yield InteractionEnd(request.interaction_id, ctx.agent_id)
+
+
+async def _screened(ctx: TurnContext, said: Said, request: TurnRequest) -> bool:
+    for hook in ctx.screen:
+        if not await hook(said, request):
+            return False
+    return True
 
 
 def framing_lines(prompt: Prompt) -> list[str]:

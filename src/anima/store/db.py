@@ -42,6 +42,7 @@ from anima.store.memory import MemoryRepo, VectorRepo
 from anima.store.nonces import NonceRepo
 from anima.store.operations import OperationRepo
 from anima.store.proxy import ProxyRepo
+from anima.store.safety import SafetyEventRepo
 from anima.store.sealing import SecretSealer
 from anima.store.sessions import RelationshipRepo, SessionRepo
 from anima.store.tables import ServerValueRow
@@ -162,6 +163,7 @@ class Store:
         self.vectors = VectorRepo(self)
         self.memories = MemoryRepo(self)
         self.proxy = ProxyRepo(self)
+        self.safety_events = SafetyEventRepo(self)
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Store:

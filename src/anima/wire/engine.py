@@ -194,4 +194,5 @@ def mind_json(mind: CharacterMind) -> dict[str, Any]:
             "disabled": sorted(mind.goals.disabled),
         },
         "memories": list(mind.memories),
+        "safety": list(mind.safety),
     }

@@ -309,6 +309,17 @@ class DeletedCount(_Shape):
     deleted: int
 
 
+class SafetyVerdict(_Shape):
+    """One verdict of the safety stage (README: Topic safety)."""
+
+    topic: str = Field(description="alcohol, violence, ..., self_harm, minors, hate, injection")
+    score: float
+    level: str = Field(description="no_control, mild, strict, or always (never configurable)")
+    action: str = Field(description="allow or block")
+    side: str = Field(description="player (the player's line) or reply (a sentence of it)")
+    text: str | None = Field(default=None, description="the player's line (never a reply's)")
+
+
 class CharacterMind(_Shape):
     mood: MindMood
     emotion: Emotion
@@ -318,6 +329,20 @@ class CharacterMind(_Shape):
         default_factory=list,
         description="what the character remembers of this session's player (endUserId)",
     )
+    safety: list[SafetyVerdict] = Field(
+        default_factory=list, description="Anima: the latest safety verdicts, oldest first"
+    )
+
+
+class SafetyEvent(SafetyVerdict):
+    session: str = Field(description="workspaces/{ws}/sessions/{id}")
+    interaction: str = Field(description="the interaction's id")
+    agent: str
+    create_time: str = Field(alias="createTime")
+
+
+class SafetyEventList(_Shape):
+    safety_events: list[SafetyEvent] = Field(alias="safetyEvents")
 
 
 # -- streaming companions --------------------------------------------------------------------
