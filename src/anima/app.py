@@ -22,6 +22,7 @@ from anima.backends.registry import create_llm
 from anima.logs import configure_logging
 from anima.pipeline.appraiser import Appraiser
 from anima.pipeline.engine import Engine
+from anima.pipeline.hearing import Ears
 from anima.pipeline.runner import TurnRunner
 from anima.settings import Settings
 from anima.store import Store
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
             llm = await asyncio.to_thread(create_llm, settings)
             embedder = await asyncio.to_thread(create_embedder, settings)
             appraiser = await Appraiser.for_embedder(embedder)
+            ears = await asyncio.to_thread(Ears.from_settings, settings)
         except BaseException:
             await store.close()
             raise
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
             authenticator=Authenticator(store),
             registry=registry,
             engine=engine,
+            ears=ears,
         )
         face: AbstractAsyncContextManager[int | None] = (
             grpc_face.serving(app.state.anima) if serve_grpc else nullcontext(None)
@@ -60,6 +63,8 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
                 yield
         finally:
             await llm.aclose()
+            if ears is not None:
+                await ears.stt.aclose()
             await store.close()
 
     app = FastAPI(

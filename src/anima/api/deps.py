@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from anima.api.auth import Authenticator
 from anima.pipeline.engine import Engine
+from anima.pipeline.hearing import Ears
 from anima.settings import Settings
 from anima.store import Store
 
@@ -22,6 +23,7 @@ class AppState:
     registry: CollectorRegistry
     engine: Engine
     extras: dict[str, Any] = field(default_factory=dict)
+    ears: Ears | None = None  # speech recognition for the streaming faces (None: off)
 
 
 def get_state(request: Request) -> AppState:

@@ -60,6 +60,7 @@ async def open_session(websocket: WebSocket) -> None:
         claims.workspace,
         claims.session_id if requested in _NO_SESSION else requested,
         ping_seconds=state.settings.stream_ping_seconds or None,
+        ears=state.ears,
     )
     encoder = OutputEncoder()
 

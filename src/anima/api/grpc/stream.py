@@ -119,6 +119,7 @@ class OpenSession:
             claims.workspace,
             requested or claims.session_id,
             ping_seconds=self.state.settings.stream_ping_seconds or None,
+            ears=self.state.ears,
         )
 
     async def shutdown(self) -> None:
