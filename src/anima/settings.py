@@ -117,8 +117,8 @@ class Settings(BaseSettings):
     # -- speech recognition (players speaking over the streaming faces) --------------
     stt_backend: str = Field(
         "embedded",
-        description="embedded (faster-whisper, Whisper base) | sphinx (pocketsphinx) | openai "
-        "(a /v1/audio/transcriptions server) | none, or a 'module:Class' import string.",
+        description="embedded (faster-whisper, Whisper base) | sphinx (pocketsphinx) | none, "
+        "or a 'module:Class' import string.",
     )
     stt_model_path: Path | None = Field(
         None, description="A CTranslate2 Whisper model directory instead of Whisper base."
@@ -128,10 +128,6 @@ class Settings(BaseSettings):
     stt_timeout_seconds: float = Field(
         30.0, gt=0, description="Longest wait for a transcript after the audio ended."
     )
-    stt_openai_base_url: str | None = Field(
-        None, description="Transcription server for stt_backend=openai (default openai_base_url)."
-    )
-    stt_openai_model: str = "whisper-1"
     stt_vad: Literal["silero", "webrtc"] = Field(
         "silero", description="Voice detector that finds where open-mic utterances end."
     )

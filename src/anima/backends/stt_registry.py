@@ -13,6 +13,7 @@ from anima.settings import Settings
 
 STT_BACKENDS = {
     "embedded": "anima.backends.stt_whisper:WhisperSTT",
+    "sphinx": "anima.backends.stt_sphinx:SphinxSTT",
 }
 
 
