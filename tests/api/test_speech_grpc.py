@@ -50,7 +50,9 @@ async def _until_heard(stream: Stream) -> list[pb.InworldPacket]:
 
 async def test_push_to_talk_then_open_mic_over_grpc(face: Face) -> None:
     stream, agent_id = await _open(face)
-    await stream.send(grpc_start("c1"), *grpc_audio("c1", speak(HELLO)), grpc_end("c1"))
+    first = grpc_audio("c1", speak(HELLO))
+    second = grpc_audio("c1", silence(0.4) + speak(WEATHER) + silence(1.0))
+    await stream.send(grpc_start("c1"), *first, grpc_end("c1"))
     heard = (await _until_heard(stream))[-1]
     assert heard.routing.source.type == pb.Actor.PLAYER
     assert heard.packet_id.conversation_id == "c1"
@@ -61,7 +63,7 @@ async def test_push_to_talk_then_open_mic_over_grpc(face: Face) -> None:
     assert all(p.routing.source.name == agent_id for p in reply)
 
     await stream.send(grpc_start("c1", push_to_talk=False, transcribe_only=True))
-    await stream.send(*grpc_audio("c1", silence(0.4) + speak(WEATHER) + silence(1.0)))
+    await stream.send(*second)
     heard = (await _until_heard(stream))[-1]
     assert words(heard.text.text) == words(WEATHER)
     end = await stream.reply(heard.packet_id.interaction_id)

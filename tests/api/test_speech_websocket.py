@@ -44,8 +44,9 @@ def _said(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def test_push_to_talk_transcript_starts_the_turn_like_typed_text(rig: Rig) -> None:
     with rig.connect() as sock:
         cid = _open(rig, sock)
+        audio = ws_audio(cid, silence(0.3) + speak(HELLO) + silence(0.3))
         sock.send(ws_start(cid))
-        for frame in ws_audio(cid, silence(0.3) + speak(HELLO) + silence(0.3)):
+        for frame in audio:
             sock.send(frame)
         sock.send(ws_end(cid))
         [heard] = _said(sock.until(is_transcript))
@@ -68,8 +69,9 @@ def test_push_to_talk_transcript_starts_the_turn_like_typed_text(rig: Rig) -> No
 def test_speech_recognition_only_returns_the_transcript_and_no_reply(rig: Rig) -> None:
     with rig.connect() as sock:
         cid = _open(rig, sock)
+        audio = ws_audio(cid, speak(WEATHER) + silence(0.2))
         sock.send(ws_start(cid, transcribe_only=True))
-        for frame in ws_audio(cid, speak(WEATHER) + silence(0.2)):
+        for frame in audio:
             sock.send(frame)
         sock.send(ws_end(cid))
         frames = sock.until(is_control("INTERACTION_END"))
@@ -83,6 +85,7 @@ def test_speech_recognition_only_returns_the_transcript_and_no_reply(rig: Rig) -
 def test_open_mic_finds_each_utterance(rig: Rig) -> None:
     with rig.connect() as sock:
         cid = _open(rig, sock)
+        speak(HELLO), speak(WEATHER)  # synthesized before the session starts
         sock.send(ws_start(cid, push_to_talk=False))
         audio = silence(0.5) + speak(HELLO) + silence(1.2) + speak(WEATHER) + silence(1.2)
         for frame in ws_audio(cid, audio):
@@ -123,8 +126,9 @@ def test_barge_in_cancels_the_running_reply(rig: Rig) -> None:
         cid = _open(rig, sock, interruptions=True)
         first = sock.say("tell me a long story", cid)
         sock.until(lambda f: f.get("result", {}).get("text", {}).get("sourceType") == "GENERATED")
+        audio = ws_audio(cid, speak(WEATHER) + silence(1.0))
         sock.send(ws_start(cid, push_to_talk=False))
-        for frame in ws_audio(cid, speak(WEATHER) + silence(1.0)):
+        for frame in audio:
             sock.send(frame)
         frames = sock.until(is_transcript)
         sock.send(ws_end(cid))
@@ -145,7 +149,8 @@ def test_barge_in_cancels_the_running_reply(rig: Rig) -> None:
 def test_bad_audio_is_warned_about_and_the_session_goes_on(rig: Rig) -> None:
     with rig.connect() as sock:
         cid = _open(rig, sock)
-        sock.send(ws_chunk(cid, speak(HELLO)[:3200]))  # no audio session
+        audio = ws_audio(cid, speak(HELLO) + silence(0.2))
+        sock.send(ws_chunk(cid, bytes(3200)))  # no audio session
         sock.send(ws_start(cid))
         sock.send(ws_chunk(cid, b"\x01\x02\x03"))  # odd length
         sock.send(ws_chunk(cid, bytes(300_000)))  # oversized
@@ -156,7 +161,7 @@ def test_bad_audio_is_warned_about_and_the_session_goes_on(rig: Rig) -> None:
             sock.until(is_control("WARNING"))[-1]["result"]["control"]["description"]
             for _ in range(6)
         ]
-        for frame in ws_audio(cid, speak(HELLO) + silence(0.2)):
+        for frame in audio:
             sock.send(frame)
         sock.send(ws_end(cid))
         [heard] = _said(sock.until(is_transcript))
@@ -182,9 +187,10 @@ def test_a_second_start_is_audio_session_already_started_and_the_session_resumes
     error = frames[-1]["error"]
     assert error["code"] == 9  # FAILED_PRECONDITION
     assert error["details"][0]["errorType"] == "AUDIO_SESSION_ALREADY_STARTED"
+    audio = ws_audio(cid, speak(HELLO) + silence(0.2))  # made before the session starts
     with rig.connect(token) as again:  # the same session, no handshake
         again.send(ws_start(cid))
-        for frame in ws_audio(cid, speak(HELLO) + silence(0.2)):
+        for frame in audio:
             again.send(frame)
         again.send(ws_end(cid))
         [heard] = _said(again.until(is_transcript))
