@@ -28,6 +28,7 @@ from anima.backends.tts_registry import create_tts
 from anima.logs import configure_logging
 from anima.pipeline.appraiser import Appraiser
 from anima.pipeline.engine import Engine
+from anima.pipeline.hearing import Ears
 from anima.pipeline.recall import Recall
 from anima.pipeline.runner import TurnRunner
 from anima.pipeline.safety import Safety, verdict_counter
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
             appraiser = await Appraiser.for_embedder(embedder)
             tts = await asyncio.to_thread(create_tts, settings)
             safety = await Safety.for_embedder(embedder, verdicts)
+            ears = await asyncio.to_thread(Ears.from_settings, settings)
         except BaseException:
             await store.close()
             raise
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
             registry=registry,
             engine=engine,
             speech=None if tts is None else Speech(tts),
+            ears=ears,
         )
         face: AbstractAsyncContextManager[int | None] = (
             grpc_face.serving(app.state.anima) if serve_grpc else nullcontext(None)
@@ -89,6 +92,8 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
             await llm.aclose()
             if tts is not None:
                 await tts.aclose()
+            if ears is not None:
+                await ears.stt.aclose()
             await store.close()
 
     app = FastAPI(

@@ -181,6 +181,36 @@ class Settings(BaseSettings):
     tts_openai_model: str = "tts-1"
     tts_openai_api_key: str = "not-needed"
 
+    # -- speech recognition (players speaking over the streaming faces) --------------
+    stt_backend: str = Field(
+        "embedded",
+        description="embedded (faster-whisper, Whisper base) | sphinx (pocketsphinx) | none, "
+        "or a 'module:Class' import string.",
+    )
+    stt_model_path: Path | None = Field(
+        None, description="A CTranslate2 Whisper model directory instead of Whisper base."
+    )
+    stt_language: str = Field("en", description="Spoken language; empty: Whisper detects it.")
+    stt_threads: int | None = Field(None, ge=1)
+    stt_timeout_seconds: float = Field(
+        30.0, gt=0, description="Longest wait for a transcript after the audio ended."
+    )
+    stt_vad: Literal["silero", "webrtc"] = Field(
+        "silero", description="Voice detector that finds where open-mic utterances end."
+    )
+    stt_vad_threshold: float = Field(0.5, gt=0.0, lt=1.0, description="Silero speech probability.")
+    stt_vad_aggressiveness: int = Field(3, ge=0, le=3, description="WebRTC detector mode.")
+    stt_silence_ms: int = Field(
+        500, ge=100, le=5000, description="OPEN_MIC: silence that ends an utterance."
+    )
+    stt_min_speech_ms: int = Field(
+        200, ge=0, description="Less voiced audio than this in an utterance is not speech."
+    )
+    stt_max_utterance_seconds: float = Field(30.0, gt=0, le=300)
+    stt_idle_seconds: float = Field(
+        60.0, gt=0, description="An audio session without audio for this long expires."
+    )
+
     @model_validator(mode="after")
     def _derive(self) -> Settings:
         if self.database_url is None:

@@ -329,3 +329,15 @@ def kinds(packets: list[pb.InworldPacket]) -> list[str]:
             kind = pb.ControlEvent.Action.Name(p.control.action)
         out.append(kind)
     return out
+
+
+async def conversing(face: Face, scene: str, conversation_id: str = "c1") -> tuple[Stream, str]:
+    """A new stream on workspace ``ws1`` with ``scene`` loaded and one conversation with its
+    first character; the stream and that character's agent id."""
+    key, secret = await key_pair(face.app, "ws1")
+    token = await access_token(face, key, secret)
+    stream = Stream(face, token, token.session_id)
+    status = await stream.open(scene)
+    agent_id = status.agents[0].agent_id
+    await stream.converse(conversation_id, agent_id)
+    return stream, agent_id

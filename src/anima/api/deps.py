@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from anima.api.auth import Authenticator
 from anima.pipeline.engine import Engine
+from anima.pipeline.hearing import Ears
 from anima.pipeline.voice import Speech
 from anima.settings import Settings
 from anima.store import Store
@@ -24,6 +25,7 @@ class AppState:
     engine: Engine
     speech: Speech | None = None  # the voice stage (pipeline/voice.py); None: text only
     extras: dict[str, Any] = field(default_factory=dict)
+    ears: Ears | None = None  # speech recognition for the streaming faces (None: off)
 
 
 def get_state(request: Request) -> AppState:

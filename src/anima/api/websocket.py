@@ -61,6 +61,7 @@ async def open_session(websocket: WebSocket) -> None:
         claims.session_id if requested in _NO_SESSION else requested,
         ping_seconds=state.settings.stream_ping_seconds or None,
         speech=state.speech,
+        ears=state.ears,
     )
     encoder = OutputEncoder()
 

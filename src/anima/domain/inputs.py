@@ -214,6 +214,7 @@ class AudioSessionEnded:
 class AudioReceived:
     audio: bytes
     ids: InputIds = InputIds()
+    audio_format: str = ""  # the packet's audioFormat name; empty when unspecified
 
 
 @dataclass(frozen=True, slots=True)

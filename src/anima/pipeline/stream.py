@@ -30,7 +30,10 @@ What it does (streaming-protocol.md §3-§5):
   capability, a failure); turns of one session run one after another (the engine's lease);
 * continuation from a saved state or a dialog (pipeline/saved_state.py), the session history
   request, PING (``PingDue``) with PONG, perceived-latency reports (kept in the stream state),
-  logs (``LogLine``; the encoder drops levels the client did not ask for).
+  logs (``LogLine``; the encoder drops levels the client did not ask for);
+* speech: audio sessions go to ``Hearing`` (pipeline/hearing.py) when the server has a
+  speech recognizer (``ears``); what the player said comes out as ``Heard`` and its final
+  text starts a turn like typed text; without one, audio gets a WARNING.
 
 Per-session transport state (``StreamState``) is stored in ``Session.stream_state``.
 """
@@ -53,6 +56,7 @@ from anima.domain.session import Session, SessionCharacter, SessionKind
 from anima.domain.stream_state import Conversation, StreamPhase, StreamState, player_of
 from anima.errors import AnimaError, Internal, InvalidArgument, NotFound
 from anima.pipeline.engine import Engine, parse_resource
+from anima.pipeline.hearing import Ears, Heard, Hearing
 from anima.pipeline.runner import TurnInput
 from anima.pipeline.saved_state import SessionStates
 from anima.pipeline.voice import Speech
@@ -146,7 +150,17 @@ class Closed:
     error: AnimaError | None = None
 
 
-Output = SceneShown | ConversationShown | Reply | Notice | LogLine | PingDue | HistoryShown | Closed
+Output = (
+    SceneShown
+    | ConversationShown
+    | Reply
+    | Notice
+    | LogLine
+    | PingDue
+    | HistoryShown
+    | Heard
+    | Closed
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +208,7 @@ class StreamSession:
         ping_seconds: float | None = 30.0,
         clock: Callable[[], float] = time.time,
         speech: Speech | None = None,
+        ears: Ears | None = None,
     ) -> None:
         self.engine = engine
         self.speech = speech  # the voice stage; None: text only
@@ -213,6 +228,7 @@ class StreamSession:
         self._pinger: asyncio.Task[None] | None = None
         self._audio_noticed = False
         self._hushed: set[str] = set()  # interactions cancelled: their queued audio is dropped
+        self._hearing = Hearing(ears, self) if ears is not None else None
 
     @property
     def capabilities(self) -> di.Capabilities:
@@ -290,6 +306,8 @@ class StreamSession:
         tasks = [r.task for r in self._runs.values() if r.task is not None]
         if self._pinger is not None:
             tasks.append(self._pinger)
+        if self._hearing is not None:
+            tasks.extend(self._hearing.stop())
         for task in tasks:
             task.cancel()
         self._emit(Closed(error))
@@ -351,7 +369,9 @@ class StreamSession:
             case di.SessionHistoryRequested():
                 await self._history()
             case di.AudioSessionStarted() | di.AudioSessionEnded() | di.AudioReceived():
-                if not self._audio_noticed:
+                if self._hearing is not None:
+                    await self._hearing.receive(item)
+                elif not self._audio_noticed:
                     self._audio_noticed = True
                     self._notice("speech input is not supported by this server; send text")
             case di.Ignored(what=what):
@@ -549,11 +569,8 @@ class StreamSession:
                 self._notice(f"not answered: {problem}", cid)
                 self._end(interaction_id, agent_id, cid, ids.correlation_id)
             return
-        if self.capabilities.interruptions and turn_input.kind != "trigger":
-            for other in self._runs.values():
-                if other.conversation_id == cid and other.task is not None:
-                    self._hushed.add(other.interaction_id)
-                    other.task.cancel()  # barge-in
+        if turn_input.kind != "trigger":
+            self.speaking(cid)
         run = _Run(interaction_id, agent_id, cid, ids.correlation_id)
         self._runs[interaction_id] = run
         self._log(f"interaction {interaction_id}: {turn_input.kind} to agent {agent_id}", "DEBUG")
@@ -646,6 +663,39 @@ class StreamSession:
             if run.task is not None:
                 self._hushed.add(run.interaction_id)
                 run.task.cancel()
+
+    # -- speech (the Listener of pipeline/hearing.py) -------------------------------------------
+
+    def speaking(self, conversation_id: str) -> None:
+        """The player speaks or types: barge-in on replies in that conversation."""
+        if self.capabilities.interruptions:
+            for run in self._runs.values():
+                if run.conversation_id == conversation_id and run.task is not None:
+                    self._hushed.add(run.interaction_id)  # its queued audio is dropped too
+                    run.task.cancel()
+
+    def has_conversation(self, conversation_id: str) -> bool:
+        return self._require_scene() is not None and conversation_id in self.state.conversations
+
+    def heard(self, heard: Heard) -> None:
+        self._emit(heard)
+
+    def notice(self, text: str, conversation_id: str) -> None:
+        self._notice(text, conversation_id)
+
+    async def said(self, heard: Heard) -> None:
+        ids = di.InputIds(
+            utterance_id=heard.utterance_id,
+            interaction_id=heard.interaction_id,
+            conversation_id=heard.conversation_id,
+        )
+        await self._start_turn(TurnInput("text", text=heard.text), "", ids)
+
+    def transcribed(self, heard: Heard) -> None:
+        """SPEECH_RECOGNITION_ONLY: the transcript was all; close its interaction."""
+        conversation = self.state.conversations.get(heard.conversation_id)
+        agents = conversation.agent_ids if conversation is not None else ()
+        self._end(heard.interaction_id, agents[0] if agents else "", heard.conversation_id, "")
 
     # -- history, pings, helpers --------------------------------------------------------------
 

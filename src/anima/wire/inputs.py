@@ -75,7 +75,11 @@ def decode(packet: pb.InworldPacket) -> di.ClientInput:
             return _control(packet.control, ids)
         case "data_chunk" if packet.data_chunk.WhichOneof("data") == "chunk":
             if packet.data_chunk.type in (pb.DataChunk.AUDIO, pb.DataChunk.UNSPECIFIED):
-                return di.AudioReceived(packet.data_chunk.chunk, ids)
+                chunk = packet.data_chunk
+                audio_format = (
+                    pb.DataChunk.AudioFormat.Name(chunk.audio_format) if chunk.audio_format else ""
+                )
+                return di.AudioReceived(chunk.chunk, ids, audio_format)
         case "audio_chunk":
             return di.AudioReceived(packet.audio_chunk.chunk, ids)
         case "mutation":

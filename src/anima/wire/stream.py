@@ -16,7 +16,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from anima.domain import inputs as di
+from anima.domain.audio_session import AudioSessionAlreadyStarted, AudioSessionExpired
 from anima.errors import AnimaError, NotFound
+from anima.pipeline.hearing import Heard
 from anima.pipeline.stream import (
     AgentView,
     Closed,
@@ -85,6 +87,14 @@ class OutputEncoder:
                 return encoder.ping() if capabilities.ping_pong_report else None
             case HistoryShown():
                 return self._history(output)
+            case Heard():
+                return encoder.transcript(
+                    output.text,
+                    final=output.final,
+                    interaction_id=output.interaction_id,
+                    utterance_id=output.utterance_id,
+                    conversation_id=output.conversation_id,
+                )
             case Closed():
                 return None
 
@@ -150,7 +160,11 @@ def closing_error(error: AnimaError) -> AnimaError:
     """The error with the ``InworldStatus`` detail that tells the SDKs how to react (§4.4)."""
     if any(d.get("@type") == INWORLD_STATUS_TYPE for d in error.details):
         return error
-    if isinstance(error, SessionLost):
+    if isinstance(error, AudioSessionExpired):
+        detail = inworld_status("AUDIO_SESSION_EXPIRED", "NO_RETRY")
+    elif isinstance(error, AudioSessionAlreadyStarted):
+        detail = inworld_status("AUDIO_SESSION_ALREADY_STARTED", "NO_RETRY")
+    elif isinstance(error, SessionLost):
         detail = inworld_status("SESSION_INVALID", "IMMEDIATE", max_retries=1)
     elif isinstance(error, NotFound):
         detail = inworld_status("RESOURCE_NOT_FOUND", "NO_RETRY")

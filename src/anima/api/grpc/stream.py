@@ -134,6 +134,7 @@ class OpenSession:
             requested or claims.session_id,
             ping_seconds=self.state.settings.stream_ping_seconds or None,
             speech=self.state.speech,
+            ears=self.state.ears,
         )
 
     async def shutdown(self) -> None:
