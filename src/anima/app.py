@@ -25,6 +25,7 @@ from anima.pipeline.engine import Engine
 from anima.pipeline.runner import TurnRunner
 from anima.settings import Settings
 from anima.store import Store
+from anima.web import router as web_router
 
 
 def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) -> FastAPI:
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
     app.include_router(tokens.router)
     app.include_router(session_state.router)
     app.include_router(websocket.router)
+    app.include_router(web_router)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

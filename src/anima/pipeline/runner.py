@@ -51,6 +51,7 @@ from anima.domain.session import Interaction, Session, SessionCharacter, Session
 from anima.errors import AnimaError
 from anima.pipeline.appraiser import Appraiser
 from anima.pipeline.intents import IntentMatcher
+from anima.pipeline.prompt_trace import PromptRecorder
 from anima.pipeline.turn import Reply as SpokenReply
 from anima.pipeline.turn import Said, TurnContext, TurnRequest, history_lines, run_turn
 from anima.settings import Settings
@@ -212,7 +213,7 @@ class TurnRunner:
             return events
 
         ctx = TurnContext(
-            llm=self.llm,
+            llm=PromptRecorder(self.llm, job.outcome.trace),
             character=with_changes(character, goal_state),
             agent_id=agent.agent_id,
             player=session.player,
