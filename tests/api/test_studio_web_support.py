@@ -16,6 +16,7 @@ from anima.domain.cards import V2, card_png, png_text_chunks
 from anima.domain.credentials import Scope, new_key_pair
 from anima.settings import Settings
 from tests.api.websocket_helpers import WS, Rig, open_rig
+from tests.domain.test_cards import ROOK
 
 GOALS = (
     "goals:\n"
@@ -28,18 +29,6 @@ GOALS = (
     "    actions:\n"
     "      - instruction: Wave back.\n"
 )
-CARD = {
-    "spec": V2,
-    "spec_version": "2.0",
-    "data": {
-        "name": "Rook",
-        "description": "{{char}} sails the barge.",
-        "personality": "gruff, loyal",
-        "first_mes": "Ahoy!",
-        "mes_example": "",
-        "creator_notes": "notes",
-    },
-}
 
 
 @pytest.fixture
@@ -65,7 +54,7 @@ def _import(rig: Rig, data: bytes, **extra: Any) -> Any:
 
 
 def test_import_card_png_and_json_and_studio_json(rig: Rig) -> None:
-    r = _import(rig, card_png(CARD))
+    r = _import(rig, card_png(ROOK))
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["source"] == "card v2 png"
@@ -76,7 +65,7 @@ def test_import_card_png_and_json_and_studio_json(rig: Rig) -> None:
     stored = rig.ok("GET", f"/studio/v1/{created['name']}")
     assert stored == created
 
-    again = _import(rig, json.dumps(CARD).encode()).json()
+    again = _import(rig, json.dumps(ROOK).encode()).json()
     assert again["source"] == "card v2"
     assert again["character"]["name"] != created["name"]  # a new character, never a replace
 

@@ -25,6 +25,20 @@ from anima.domain.character import parse_character
 from anima.domain.goals_yaml import parse_goals
 from anima.errors import InvalidArgument
 
+# A small card the API and CLI tests import.
+ROOK = {
+    "spec": V2,
+    "spec_version": "2.0",
+    "data": {
+        "name": "Rook",
+        "description": "{{char}} sails the barge.",
+        "personality": "gruff, loyal",
+        "first_mes": "Ahoy, {{user}}!",
+        "mes_example": "",
+        "creator_notes": "notes",
+    },
+}
+
 
 def v2_card(**data: Any) -> dict[str, Any]:
     base = {

@@ -471,6 +471,7 @@
     $('#play-target').textContent = name;
     $('#chat').replaceChildren();
     $('#triggers').replaceChildren();
+    for (const turn of document.querySelectorAll('#inspect .turn')) turn.remove();
     $('#play-status').textContent = 'Connecting...';
     try {
       const token = await api('POST', '/auth/v1/tokens/token:generate', { resources: [`workspaces/${auth.workspace}`] });
@@ -519,7 +520,7 @@
     const text = $('#say').value.trim();
     if (!text || !session) return;
     $('#say').value = '';
-    const action = /^\*(.+?)\*?$/.exec(text);
+    const action = /^\*([^*]+)\*$/.exec(text);
     startTurn(action ? () => session.act(action[1]) : () => session.say(text), text);
   });
 
