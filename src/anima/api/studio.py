@@ -48,6 +48,7 @@ from anima.wire.schemas import (
     ERRORS,
     PAGE,
     UPDATE_MASK,
+    CharacterCard,
     CharacterList,
     CharacterResource,
     Empty,
@@ -271,7 +272,14 @@ async def create_character(ws: str, _key: StudioKey, store: StoreDep, body: Json
     description="Anima: the card keeps the whole character under `data.extensions.anima`, so "
     "importing it back loses nothing; other card readers see name, description, personality, "
     "example dialogue, greeting and facts.",
-    responses={200: {"content": {"application/json": {}, "image/png": {}}}},
+    response_model=None,
+    responses={
+        200: {
+            "model": CharacterCard,
+            "description": "the card as JSON, or with format=png a PNG holding it",
+            "content": {"image/png": {}},
+        }
+    },
     openapi_extra={
         "parameters": [
             query_parameter("format", {"type": "string", "enum": ["json", "png"]}, "json"),

@@ -183,6 +183,17 @@ class ImportCharacterRequest(_Shape):
     filename: str = Field("file", max_length=200, description="named in error messages")
 
 
+class CharacterCard(_Shape):
+    """A SillyTavern Character Card (V2 or V3)."""
+
+    spec: str = Field(description="chara_card_v3 or chara_card_v2")
+    spec_version: str
+    data: dict[str, Any] = Field(
+        description="name, description, personality, first_mes, mes_example, character_book, "
+        "...; extensions.anima holds the whole Anima character"
+    )
+
+
 class ImportedCharacter(_Shape):
     character: Character
     source: str = Field(description="studio, card v1, card v2 or card v3, + ' png'")
