@@ -35,6 +35,7 @@ from anima.pipeline.safety import Safety, verdict_counter
 from anima.pipeline.voice import Speech
 from anima.settings import Settings
 from anima.store import Store
+from anima.web import router as web_router
 
 
 def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) -> FastAPI:
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
     app.include_router(session_state.router)
     app.include_router(websocket.router)
     app.include_router(speech_api.router)
+    app.include_router(web_router)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

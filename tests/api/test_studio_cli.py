@@ -4,10 +4,13 @@ characters read back through the Studio API."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+from anima.domain.cards import V2, card_png, plain_png, png_text_chunks
 from anima.settings import Settings
 from tests.api.studio_helpers import open_studio
+from tests.domain.test_cards import ROOK
 from tests.domain.test_character import FULL_CHARACTER, full_character
 from tests.server import anima
 
@@ -80,3 +83,40 @@ def test_import_and_export_errors(tmp_path: Path) -> None:
     missing = anima("characters", "export", "nobody", data_dir=data)
     assert missing.returncode == 1
     assert "workspaces/default/characters/nobody" in missing.stderr
+
+
+def test_character_cards_import_and_export(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    png = tmp_path / "rook.png"
+    png.write_bytes(card_png(ROOK))
+    imported = anima("characters", "import", str(png), "--deploy", data_dir=data)
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.strip() == (
+        "imported workspaces/default/characters/rook from a card v2 png "
+        "(not kept: the image; creator_notes) (deployed version 1)"
+    )
+
+    as_json = anima("characters", "export", "rook", "--format", "card-v2", data_dir=data)
+    assert as_json.returncode == 0, as_json.stderr
+    exported = json.loads(as_json.stdout)
+    assert exported["spec"] == V2
+    assert exported["data"]["first_mes"] == "Ahoy, {{user}}!"
+    assert exported["data"]["description"] == "{{char}} sails the barge."
+
+    out = tmp_path / "out.png"
+    done = anima("characters", "export", "rook", "--format", "card", "-o", str(out), data_dir=data)
+    assert done.returncode == 0, done.stderr
+    assert set(png_text_chunks(out.read_bytes())) == {"chara", "ccv3"}
+    card_json = tmp_path / "card.json"
+    card_json.write_text(json.dumps(exported))
+    again = anima("characters", "import", str(card_json), data_dir=data)
+    assert again.returncode == 0, again.stderr
+    assert re.fullmatch(
+        r"imported workspaces/default/characters/rook_\w+ from a card v2", again.stdout.strip()
+    )
+    bad = tmp_path / "plain.png"
+    bad.write_bytes(plain_png())
+    refused = anima("characters", "import", str(bad), data_dir=data)
+    assert refused.returncode == 1
+    assert "no 'chara' or 'ccv3' text chunk" in refused.stderr
+    assert "Traceback" not in refused.stderr

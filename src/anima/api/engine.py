@@ -13,9 +13,11 @@ from pydantic import ValidationError
 
 from anima.api.auth import RuntimeKey
 from anima.api.checked import CheckedRoute
+from anima.domain.credentials import Scope
 from anima.domain.proto import invalid_argument
 from anima.errors import InvalidArgument
 from anima.pipeline.engine import Engine
+from anima.pipeline.prompt_trace import TRACE_KEY as PROMPT_TRACE_KEY
 from anima.wire.engine import (
     OpenSessionRequest,
     SendTextRequest,
@@ -247,9 +249,13 @@ async def inspect_character(
 async def list_interactions(
     ws: str,
     session: str,
-    _key: RuntimeKey,
+    key: RuntimeKey,
     engine: EngineDep,
     page_size: Annotated[int, Query(alias="pageSize", ge=1, le=1000)] = 50,
 ) -> dict[str, Any]:
     interactions = await engine.history(ws, session, page_size)
-    return {"interactions": [stored_interaction_json(ws, i) for i in interactions]}
+    items = [stored_interaction_json(ws, i) for i in interactions]
+    if not key.scope.allows(Scope.STUDIO):  # the prompt shows the character's whole design
+        for item in items:
+            item["trace"] = {k: v for k, v in item["trace"].items() if k != PROMPT_TRACE_KEY}
+    return {"interactions": items}

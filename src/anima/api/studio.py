@@ -7,12 +7,14 @@ Each collection has the same life cycle: create, get, list, update (a draft), de
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import APIRouter, Body, FastAPI, Path, Request
+from fastapi import APIRouter, Body, FastAPI, Path, Request, Response
 from pydantic import BaseModel
 from pydantic_core import PydanticCustomError
 
@@ -20,6 +22,7 @@ from anima.api.auth import StudioKey
 from anima.api.checked import CheckedRoute
 from anima.api.deps import StateDep, StoreDep
 from anima.domain import aip160, paging
+from anima.domain.cards import V2, V3, card_png, read_character_file, to_card
 from anima.domain.character import (
     READ_ONLY_FIELDS as CHARACTER_READ_ONLY,
 )
@@ -31,12 +34,13 @@ from anima.domain.character import (
     parse_character,
     with_generated_uuids,
 )
+from anima.domain.goals_yaml import parse_goals, trigger_inputs
 from anima.domain.knowledge import CommonKnowledge, knowledge_id_for, parse_common_knowledge
 from anima.domain.proto import parse_enum
 from anima.domain.resource import ResourceKind, name_filter, parse_reference
 from anima.domain.scene import Scene, parse_scene, scene_id_for
 from anima.domain.update_mask import apply_update
-from anima.errors import InvalidArgument, NotFound
+from anima.errors import AnimaError, InvalidArgument, NotFound
 from anima.pipeline.deploy import Deployer, model_preparers
 from anima.store import Store
 from anima.store.resources import ResourceRepo
@@ -44,9 +48,12 @@ from anima.wire.schemas import (
     ERRORS,
     PAGE,
     UPDATE_MASK,
+    CharacterCard,
     CharacterList,
     CharacterResource,
     Empty,
+    ImportCharacterRequest,
+    ImportedCharacter,
     KnowledgeList,
     Operation,
     SceneList,
@@ -244,6 +251,14 @@ def _character_json(character: Character, view: CharacterItemView) -> Json:
     return body
 
 
+def _triggers(character: Character) -> list[Json]:
+    try:
+        config = parse_goals(character.yaml_config or "")
+    except AnimaError:  # deployed before goals were validated: it has none that work
+        return []
+    return [{"name": n, "parameters": list(p)} for n, p in trigger_inputs(config)]
+
+
 @router.post(
     "/characters",
     summary="Create a character (a draft; deploy to use it)",
@@ -252,6 +267,41 @@ def _character_json(character: Character, view: CharacterItemView) -> Json:
 @router.post("/characters/", include_in_schema=False)
 async def create_character(ws: str, _key: StudioKey, store: StoreDep, body: JsonBody) -> Json:
     return (await _create(CHARACTERS, store, ws, body)).to_json()
+
+
+# Before "/characters/{c}", which would take "tessa:exportCard" for an id.
+@router.get(
+    "/characters/{c}:exportCard",
+    summary="Export a character as a Character Card V3 (or V2), JSON or PNG",
+    description="Anima: the card keeps the whole character under `data.extensions.anima`, so "
+    "importing it back loses nothing; other card readers see name, description, personality, "
+    "example dialogue, greeting and facts.",
+    response_model=None,
+    responses={
+        200: {
+            "model": CharacterCard,
+            "description": "the card as JSON, or with format=png a PNG holding it",
+            "content": {"image/png": {}},
+        }
+    },
+    openapi_extra={
+        "parameters": [
+            query_parameter("format", {"type": "string", "enum": ["json", "png"]}, "json"),
+            query_parameter("spec", {"type": "string", "enum": ["v2", "v3"]}, "v3"),
+        ]
+    },
+)
+async def export_card(ws: str, c: str, _key: StudioKey, store: StoreDep, request: Request) -> Any:
+    fmt = _query(request, "format") or "json"
+    spec = _query(request, "spec") or "v3"
+    if fmt not in ("json", "png"):
+        raise InvalidArgument("format must be json or png", field="format")
+    if spec not in ("v2", "v3"):
+        raise InvalidArgument("spec must be v2 or v3", field="spec")
+    card = to_card(await _get_or_404(CHARACTERS, store, ws, c), spec=V2 if spec == "v2" else V3)
+    if fmt == "json":
+        return card
+    return Response(card_png(card), media_type="image/png")
 
 
 @router.get(
@@ -263,7 +313,12 @@ async def get_character(
     ws: str, c: str, _key: StudioKey, store: StoreDep, request: Request
 ) -> Json:
     view = _enum_param(CharacterItemView, _query(request, "view"), "view")
-    return _character_json(await _get_or_404(CHARACTERS, store, ws, c), view)
+    body = _character_json(await _get_or_404(CHARACTERS, store, ws, c), view)
+    if "meta" in body:
+        deployed = await store.characters.get_deployed(ws, c)
+        body["meta"]["deployedVersion"] = 0 if deployed is None else deployed.version
+        body["meta"]["triggers"] = [] if deployed is None else _triggers(deployed.character)
+    return body
 
 
 @router.get(
@@ -289,6 +344,25 @@ async def list_characters(ws: str, _key: StudioKey, store: StoreDep, request: Re
                 )
             ]
     return {"characters": out, "nextPageToken": token}
+
+
+@router.post(
+    "/characters:import",
+    summary="Import a character: Studio JSON, or a Character Card V1/V2/V3 (JSON or PNG)",
+    description="Anima: creates a draft from the file; `lost` names what the file held that "
+    "the character cannot keep (the card's image, creator notes, lorebook keys, ...).",
+    **ok(ImportedCharacter),
+)
+async def import_character(
+    ws: str, _key: StudioKey, store: StoreDep, body: ImportCharacterRequest
+) -> Json:
+    try:
+        data = base64.b64decode(body.file, validate=True)
+    except binascii.Error:
+        raise InvalidArgument("file must be base64", field="file") from None
+    found = read_character_file(data, body.filename)
+    created = await _create(CHARACTERS, store, ws, found.character.to_json())
+    return {"character": created.to_json(), "source": found.source, "lost": found.lost}
 
 
 @router.patch(

@@ -484,3 +484,20 @@ class _Parser:
     @staticmethod
     def kind(node: Node) -> str:
         return _NODE_KINDS.get(type(node), "something else")
+
+
+def trigger_inputs(config: GoalsConfig) -> list[tuple[str, tuple[str, ...]]]:
+    """The triggers that start a goal, each with the parameters its actions use
+    (``{{p.NAME}}``), in the goals' order: what a game (or a play page) can send."""
+    found: dict[str, list[str]] = {}
+    for goal in config.goals:
+        if goal.activation.trigger is None:
+            continue
+        names = found.setdefault(goal.activation.trigger, [])
+        for action in goal.actions:
+            for template in (action.instruction or "", action.say_verbatim or ""):
+                for match in _PLACEHOLDER.finditer(template):
+                    param = _PARAM.fullmatch(match.group(1) or "")
+                    if param is not None and param.group(1) not in names:
+                        names.append(param.group(1))
+    return [(name, tuple(params)) for name, params in found.items()]

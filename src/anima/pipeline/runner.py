@@ -53,6 +53,7 @@ from anima.errors import AnimaError
 from anima.pipeline.appraiser import Appraiser
 from anima.pipeline.guards import Problem, deflection
 from anima.pipeline.intents import IntentMatcher
+from anima.pipeline.prompt_trace import PromptRecorder
 from anima.pipeline.recall import Recall, Recollection
 from anima.pipeline.safety import Safety
 from anima.pipeline.turn import Reply as SpokenReply
@@ -262,7 +263,7 @@ class TurnRunner:
             return events
 
         ctx = TurnContext(
-            llm=self.llm,
+            llm=PromptRecorder(self.llm, job.outcome.trace),
             character=with_changes(character, goal_state),
             agent_id=agent.agent_id,
             player=session.player,

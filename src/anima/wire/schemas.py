@@ -151,10 +151,53 @@ class Empty(_Shape):
 # -- Studio ----------------------------------------------------------------------------------
 
 
+class GoalTrigger(_Shape):
+    name: str
+    parameters: list[str]
+
+
+class CharacterMeta(Meta):
+    deployed_version: int = Field(
+        0, description="Anima: the version sessions open now (0: never deployed)"
+    )
+    triggers: list[GoalTrigger] = Field(
+        default_factory=list,
+        description="Anima: the triggers that start a goal of the deployed version, with "
+        "the parameters ({{p.NAME}}) its actions use",
+    )
+
+
 class CharacterResource(Character):
     """A Character; ``meta`` with the WITH_META view."""
 
-    with_meta: Meta | None = Field(None, alias="meta")
+    with_meta: CharacterMeta | None = Field(None, alias="meta")
+
+
+class ImportCharacterRequest(_Shape):
+    model_config = ConfigDict(extra="forbid")
+
+    file: str = Field(
+        description="the file, base64: a Studio Character JSON, or a SillyTavern Character "
+        "Card (V1, V2 or V3) as JSON or as PNG with the card in its text chunk"
+    )
+    filename: str = Field("file", max_length=200, description="named in error messages")
+
+
+class CharacterCard(_Shape):
+    """A SillyTavern Character Card (V2 or V3)."""
+
+    spec: str = Field(description="chara_card_v3 or chara_card_v2")
+    spec_version: str
+    data: dict[str, Any] = Field(
+        description="name, description, personality, first_mes, mes_example, character_book, "
+        "...; extensions.anima holds the whole Anima character"
+    )
+
+
+class ImportedCharacter(_Shape):
+    character: Character
+    source: str = Field(description="studio, card v1, card v2 or card v3, + ' png'")
+    lost: list[str] = Field(description="what the file held that the character cannot keep")
 
 
 class CharacterWithScenes(Character):
@@ -265,7 +308,8 @@ class StoredInteraction(Interaction):
     trace: dict[str, Any] = Field(
         default_factory=dict,
         description="Anima: what the brain did on this turn (knowledge and memories "
-        "retrieved, safety verdicts, ...), one entry per stage that has something to show",
+        "retrieved, safety verdicts, ...), one entry per stage that has something to show; "
+        "`prompt` (the exact prompt the model saw) only for keys with studio scope",
     )
 
 
