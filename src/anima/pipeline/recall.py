@@ -86,16 +86,6 @@ class Query:
         return search(corpora, self.vectors, k, min_score, self.words)
 
 
-PROMPT_MARGIN = 0.12  # facts scoring further below the best one stay out of the prompt
-
-
-def _near_best(hits: list[Hit]) -> list[Hit]:
-    """The hits within ``PROMPT_MARGIN`` of the best: a small model given five facts often
-    answers from the wrong one ("What do you keep from your late mentor?" answered with the
-    fact about the character's favourite drink), so the clearly weaker ones are left out."""
-    return [h for h in hits if h.score >= hits[0].score - PROMPT_MARGIN] if hits else hits
-
-
 class KnowledgeBase:
     """Embeds knowledge at deploy; finds it each turn."""
 
@@ -478,8 +468,7 @@ class Recall:
             content_words(text, names),
         )
         corpora = await self.knowledge.corpora(workspace, character, version, scene)
-        found = query.best(corpora, s.knowledge_top_k, s.knowledge_min_score)
-        facts = _near_best(found)
+        facts = query.best(corpora, s.knowledge_top_k, s.knowledge_min_score)
         memories: list[Hit] = []
         if self.remembers(character, end_user_id):
             memories = await self.memory.recall(
@@ -493,15 +482,9 @@ class Recall:
             )
         grounded = bool(facts or memories) or cognition.grounded_in(text, [*persona, *context])
         trace: dict[str, Any] = {}
-        if found:
+        if facts:
             trace["knowledge"] = [
-                {
-                    "text": h.text,
-                    "score": round(h.score, 3),
-                    "source": h.source,
-                    "prompt": h in facts,  # near enough the best to be shown to the model
-                }
-                for h in found
+                {"text": h.text, "score": round(h.score, 3), "source": h.source} for h in facts
             ]
         if memories:
             trace["memories"] = [{"text": h.text, "score": round(h.score, 3)} for h in memories]
