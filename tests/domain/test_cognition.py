@@ -46,7 +46,7 @@ QUESTION = "What is the capital of Varn?"
 def test_levels_on_an_unanswered_question_of_fact() -> None:
     assert decide(CC.COGNITIVE_CONTROL_STRICT, QUESTION, grounded=False) is Knowing.DEFLECT
     assert decide(CC.COGNITIVE_CONTROL_MILD, QUESTION, grounded=False) is Knowing.ADMIT
-    assert decide(CC.COGNITIVE_CONTROL_UNSPECIFIED, QUESTION, grounded=False) is Knowing.ADMIT
+    assert decide(CC.COGNITIVE_CONTROL_UNSPECIFIED, QUESTION, grounded=False) is Knowing.ANSWER
     assert decide(CC.COGNITIVE_CONTROL_NONE, QUESTION, grounded=False) is Knowing.ANSWER
 
 

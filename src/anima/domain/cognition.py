@@ -7,9 +7,10 @@ nothing relevant, the level decides:
 
 * ``STRICT``: the character does not guess. The model is not asked; the character says, in
   its own voice, that it does not know.
-* ``MILD`` (and ``UNSPECIFIED``): the model answers, told that the character says so when it
-  does not know.
-* ``NONE``: the model answers freely from whatever it knows of the world.
+* ``MILD``: the model answers, told that the character says so when it does not know.
+* ``NONE`` and ``UNSPECIFIED``: the model answers freely from whatever it knows of the world.
+  (Unset is not MILD: the question-of-fact test also takes in everyday questions such as
+  "What is this place like?", and the note made those replies evasive in the evaluation.)
 
 Questions that are not about facts ("How are you?", "What do you think of me?", "Will you
 help me?") are never affected, and neither is a question the conversation or the persona
@@ -61,7 +62,9 @@ def decide(level: CognitiveControl, text: str, *, grounded: bool) -> Knowing:
         return Knowing.ANSWER
     if level is CognitiveControl.COGNITIVE_CONTROL_STRICT:
         return Knowing.DEFLECT
-    return Knowing.ADMIT
+    if level is CognitiveControl.COGNITIVE_CONTROL_MILD:
+        return Knowing.ADMIT
+    return Knowing.ANSWER  # unset: as NONE (the note made everyday questions evasive)
 
 
 _WORD = re.compile(r"[a-z][a-z'-]{3,}")
