@@ -20,6 +20,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from anima.api import proxy as proxy_face
+from anima.api.auth import REVOCATION_POLL_SECONDS
 from anima.api.proxy import ProxyApp
 from anima.app import create_app
 from anima.backends.scripted import ScriptedLLM
@@ -455,6 +456,7 @@ async def test_with_a_proxy_key_sessions_open_in_its_workspace_only(
             refused = await proxy.post("/session/open", json=elsewhere)
             _json(refused, 409, "Unable to create session")
             assert await game.store.keys.revoke(pair.key)
+            await asyncio.sleep(REVOCATION_POLL_SECONDS)  # every worker sees it within this
             again = await proxy.post("/session/open", json={"uid": "v", "sceneId": scene})
             _json(again, 409, "Unable to create session")
         wrong = {"proxy_key": pair.key, "proxy_secret": "nope"}

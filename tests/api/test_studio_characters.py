@@ -26,7 +26,8 @@ async def test_every_field_round_trips_through_create_get_and_list(studio: Studi
     assert await studio.ok("GET", f"/studio/v1/{name}") == created
     assert await studio.ok("GET", f"/studio/v1/{name}?view=CHARACTER_ITEM_VIEW_DEFAULT") == created
     with_meta = await studio.ok("GET", f"/studio/v1/{name}?view=CHARACTER_ITEM_VIEW_WITH_META")
-    assert with_meta == {**created, "meta": {"totalCommonKnowledge": 1, "goalsVersion": 2}}
+    meta = {"totalCommonKnowledge": 1, "goalsVersion": 2, "deployedVersion": 0, "triggers": []}
+    assert with_meta == {**created, "meta": meta}
     assert (await studio.ok("GET", f"/studio/v1/{name}?view=2"))["meta"]["goalsVersion"] == 2
 
     listed = await studio.ok("GET", f"{BASE}/characters")
