@@ -8,7 +8,14 @@ player, scene, history), then around ``run_turn`` it adds the stages of the char
    its emotion overrides the mood, its triggers go back to the client;
 2. affect (domain/emotion.py, domain/relationship.py): the player's line is appraised and
    moves the mood (and, when enabled, the relationship with this player), which shape the
-   prompt; each utterance gets its SPAFF emotion; the relationship change closes the turn.
+   prompt; each utterance gets its SPAFF emotion; the relationship change closes the turn;
+3. knowledge and memory (pipeline/recall.py): the facts the character knows and what it
+   remembers of this player that bear on the line go into the prompt; cognitive control
+   decides what a question of fact nothing answers gets; once the turn is stored
+   (``committed``), what the player said is left to long-term memory.
+
+Before all of them, safety (pipeline/safety.py) checks the player's line (a blocked one is
+answered with an in-character refusal, no model) and screens each sentence of the reply.
 
 What moved (mood, goal state, relationship) is written to ``job.outcome``; the engine stores
 it with the interaction. Nothing here writes to the store.
