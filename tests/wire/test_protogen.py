@@ -54,6 +54,8 @@ def test_the_services_the_sdks_call_exist() -> None:
     assert set(world_engine_pb2.DESCRIPTOR.services_by_name["WorldEngine"].methods_by_name) == {
         "OpenSession",
         "GenerateToken",
+        "LoadScene",  # SDK 0.9.x and 1.5-1.11
+        "Session",
     }
     assert (
         "GetSessionState"
