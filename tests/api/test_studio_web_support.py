@@ -77,6 +77,7 @@ def test_import_card_png_and_json_and_studio_json(rig: Rig) -> None:
     ("body", "field", "message"),
     [
         ({"file": "%%%"}, "file", "base64"),
+        ({"file": "ñandú"}, "file", "base64"),  # not ASCII: was a 500
         ({"file": base64.b64encode(b"nonsense").decode()}, "", "neither JSON nor PNG"),
         ({"filename": "x"}, "file", "Field required"),
         ({"file": "", "extra": 1}, "extra", "Extra inputs"),

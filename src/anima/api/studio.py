@@ -358,7 +358,7 @@ async def import_character(
 ) -> Json:
     try:
         data = base64.b64decode(body.file, validate=True)
-    except binascii.Error:
+    except (binascii.Error, ValueError):  # ValueError: characters outside ASCII
         raise InvalidArgument("file must be base64", field="file") from None
     found = read_character_file(data, body.filename)
     created = await _create(CHARACTERS, store, ws, found.character.to_json())
