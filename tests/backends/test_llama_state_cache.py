@@ -49,7 +49,8 @@ def prompt(character: Character, player: str = "Ann", text: str = "Who are you?"
 
 
 def settings(data_dir: Path) -> Settings:
-    return Settings(data_dir=data_dir, llm_seed=7)  # the model's own (non-zero) temperature
+    # the model's own (non-zero) temperature; the cache is off unless given a budget
+    return Settings(data_dir=data_dir, llm_seed=7, llm_state_cache_bytes=256 << 20)
 
 
 @pytest.fixture(scope="module")
@@ -186,6 +187,7 @@ async def test_deploy_computes_the_persona_state(tmp_path: Path) -> None:
         embed_backend="hashing",
         llm_model="smollm2-135m-instruct",  # the smallest bundled model: the app starts fast
         llm_seed=7,
+        llm_state_cache_bytes=256 << 20,
     )
     async with open_studio(s) as studio:
         body = {"defaultCharacterDescription": brenna().description.model_dump(by_alias=True)}
