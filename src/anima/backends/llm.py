@@ -27,6 +27,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Protocol, runtime_checkable
 
+from anima.backends.retry import retrying
 from anima.domain.prompt import Prompt
 from anima.errors import BackendError
 
@@ -127,18 +128,17 @@ class LLMBase(ABC):
     async def stream(self, prompt: Prompt) -> AsyncGenerator[str, None]:
         m = GenerationMetrics(backend=self.name, started=time.perf_counter())
         try:
-            while True:
-                try:
-                    async with aclosing(self._attempt(prompt, m)) as attempt:
-                        async for text in attempt:
-                            yield text
-                    break
-                except BackendError as exc:
-                    if m.chunks or not exc.retryable or m.attempts > self.retries:
-                        raise
-                    log.warning("%s failed (%s); retrying", self.name, exc.message)
-                    m.attempts += 1
-                    await asyncio.sleep(0.2 * m.attempts)
+            attempts = retrying(
+                lambda: self._attempt(prompt, m),
+                m,
+                retries=self.retries,
+                backoff_s=0.2,
+                what=self.name,
+                log=log,
+            )
+            async with aclosing(attempts) as chunks:
+                async for text in chunks:
+                    yield text
         except BackendError as exc:
             m.error = exc.message
             raise

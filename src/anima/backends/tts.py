@@ -26,6 +26,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
+from anima.backends.retry import retrying
 from anima.errors import BackendError
 
 log = logging.getLogger("anima.tts")
@@ -163,18 +164,17 @@ class TTSBase(ABC):
         try:
             if not any(c.isalnum() for c in text):
                 return  # nothing to say: no audio, and not a failure
-            while True:
-                try:
-                    async with aclosing(self._attempt(text, voice, m)) as attempt:
-                        async for chunk in attempt:
-                            yield chunk
-                    break
-                except BackendError as exc:
-                    if m.chunks or not exc.retryable or m.attempts > self.retries:
-                        raise
-                    log.warning("%s failed (%s); retrying", self.name, exc.message)
-                    m.attempts += 1
-                    await asyncio.sleep(0.1 * m.attempts)
+            attempts = retrying(
+                lambda: self._attempt(text, voice, m),
+                m,
+                retries=self.retries,
+                backoff_s=0.1,
+                what=self.name,
+                log=log,
+            )
+            async with aclosing(attempts) as chunks:
+                async for chunk in chunks:
+                    yield chunk
             if m.audio_s == 0:
                 m.empty = True
                 raise BackendError(f"the {self.name} voice produced no audio for {text[:60]!r}")
