@@ -9,9 +9,11 @@ order, so every turn follows a turn with another character. Figures, time to fir
 2. ``alternating``: rounds 2-3 of the four-character walk, with the state cache, and one
    round with the cache off (llama's own reuse only: what happened before).
 3. ``new_session``: each character's first turn, its persona computed at deploy
-   (``LlamaLLM.prepare``), after another character's turn; and with the cache off.
+   (``LlamaLLM.prepare``) and its opening read when the session opened (``LlamaLLM.warm``,
+   as the engine does), after another character's turn; then the same with the persona
+   only (not read ahead), and with the cache off.
 4. ``restart``: a new process's model (a new ``LlamaLLM`` on the same data dir) answering a
-   new session's first turn: the persona comes from disk.
+   new session's first turn: the persona comes from disk, the opening is read ahead.
 5. ``threads``: one llama thread against two, for a single conversation's warm turns and
    generation speed, with MiniLM embedding lines beside it as the appraisal of other
    players would.
@@ -88,6 +90,10 @@ class Session:
             )
         )
 
+    async def open(self, llm: LlamaLLM) -> bool:
+        """What the server does when the session opens: the model reads its opening."""
+        return await llm.warm(self.prompt())
+
     async def say(self, llm: LlamaLLM) -> float:
         p = self.prompt()
         reply = "".join([c async for c in llm.stream(p)])
@@ -135,10 +141,15 @@ async def walk(data_dir: Path) -> dict[str, Any]:
         warm = [await single.say(llm) for _ in range(5)][1:]
         _log("warm", warm)
 
-        # 2-3. the four-character walk
+        # 2-3. the four-character walk; each session is opened (its opening read ahead)
+        # before any first turn, so every first turn follows another character's turn
         sessions = [Session(c) for c in chars]
+        warmed = [await s.open(llm) for s in sessions]
         first_turns = [await s.say(llm) for s in sessions]
-        _log("first turns", first_turns)
+        _log("first turns", first_turns, "opened ahead", warmed)
+        unopened = [Session(c, Player(given_name="Elin")) for c in chars]  # the persona only
+        first_unopened = [await s.say(llm) for s in unopened]
+        _log("first turns, not read ahead", first_unopened)
         alternating = [await s.say(llm) for _ in range(2) for s in sessions]
         _log("alternating", alternating)
         stats = cache.stats
@@ -164,7 +175,10 @@ async def walk(data_dir: Path) -> dict[str, Any]:
     # 4. a restarted process
     restarted = LlamaLLM.from_settings(settings)
     try:
-        after = [await Session(c, Player(given_name="Dana")).say(restarted) for c in chars[1:3]]
+        dana = [Session(c, Player(given_name="Dana")) for c in chars[1:3]]
+        for s in dana:
+            await s.open(restarted)
+        after = [await s.say(restarted) for s in dana]
         assert restarted.state_cache is not None
         restart_hits = dict(restarted.state_cache.stats.hits)
         _log("after restart", after)
@@ -184,6 +198,8 @@ async def walk(data_dir: Path) -> dict[str, Any]:
         "alternating_without_cache_over_warm": round(statistics.median(alternating_off) / w, 2),
         "new_session_ttft_s": _r(first_turns),
         "new_session_over_warm": round(statistics.median(first_turns) / w, 2),
+        "new_session_not_read_ahead_ttft_s": _r(first_unopened),
+        "new_session_not_read_ahead_over_warm": round(statistics.median(first_unopened) / w, 2),
         "new_session_without_cache_ttft_s": _r(first_off),
         "new_session_without_cache_over_warm": round(statistics.median(first_off) / w, 2),
         "after_restart_ttft_s": _r(after),

@@ -87,6 +87,7 @@ def create_app(settings: Settings | None = None, *, serve_grpc: bool = False) ->
             async with face, proxy:
                 yield
         finally:
+            await engine.aclose()
             await recall.memory.settle()
             if collector is not None:
                 registry.unregister(collector)

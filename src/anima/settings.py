@@ -105,11 +105,10 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(60.0, gt=0)
     llm_seed: int | None = None
     llm_state_cache_bytes: int = Field(
-        0,
+        256 << 20,
         ge=0,
         description="Memory for saved states of the embedded model (each deployed character's "
-        "persona, recent conversations), e.g. 268435456; 0 (the default) turns the cache off. "
-        "Off by default: a reply from a restored state can differ in a word from a cold one.",
+        "persona, new sessions' openings, recent conversations); 0 turns the cache off.",
     )
     llm_state_cache_disk_bytes: int = Field(
         1 << 30,

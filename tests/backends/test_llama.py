@@ -87,6 +87,23 @@ async def test_concurrent_turns_do_not_corrupt_each_other(llm: LlamaLLM) -> None
     assert list(together) == alone
 
 
+async def test_a_reply_does_not_depend_on_what_the_model_read_before(llm: LlamaLLM) -> None:
+    # Turn 2 reuses turn 1's prompt and reply from the context; the same prompt read cold
+    # (the context emptied) must give the same words at temperature 0.
+    lines: tuple[Line, ...] = ()
+    for text in ("Hello! Who are you?", "What do you make here?", "Is it hard work?"):
+        p = prompt(text, lines)
+        warm = await text_of(llm, p)
+        m = llm.last_metrics
+        assert m is not None
+        if lines:  # the last reply was kept in the context and reused
+            assert m.usage.cached_tokens > len(llm.tokens(prompt(lines[-2].text, lines[:-2])))
+        await llm.idle()
+        llm._llama.n_tokens = 0
+        assert await text_of(llm, p) == warm
+        lines = (*lines, Line(Speaker.PLAYER, text), Line(Speaker.CHARACTER, warm))
+
+
 async def test_closing_the_stream_stops_generation(llm: LlamaLLM) -> None:
     p = prompt("Please tell me a very long story about your life, with every detail.")
     await llm.idle()

@@ -4,6 +4,8 @@ old one, a restart keeps it, a damaged file is ignored and rebuilt."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,7 +51,7 @@ def prompt(character: Character, player: str = "Ann", text: str = "Who are you?"
 
 
 def settings(data_dir: Path) -> Settings:
-    # the model's own (non-zero) temperature; the cache is off unless given a budget
+    # the model's own (non-zero) temperature
     return Settings(data_dir=data_dir, llm_seed=7, llm_state_cache_bytes=256 << 20)
 
 
@@ -106,7 +108,7 @@ async def test_a_restored_state_gives_the_same_reply_as_a_cold_evaluation(llm: L
     assert stats.hits["memory"] == 1
     m = llm.last_metrics
     assert m is not None
-    assert m.usage.cached_tokens == m.usage.prompt_tokens  # llama still reads the last one
+    assert m.usage.cached_tokens == m.usage.prompt_tokens - 2  # the last two: one batch
     assert cold.strip()
     assert evaluated == from_disk == from_memory == cold
 
@@ -123,6 +125,21 @@ async def test_another_player_reuses_the_persona(llm: LlamaLLM) -> None:
     persona = llm.persona_tokens(prompt(brenna()), as_tokens(llm.tokens(prompt(brenna()))))
     assert persona is not None
     assert m.usage.cached_tokens >= len(persona)
+
+
+async def test_a_new_sessions_opening_is_read_ahead(llm: LlamaLLM) -> None:
+    p = prompt(brenna(), player="Zed")
+    expected = await reply(llm, p)
+    cache_of(llm).clear_memory()
+    assert await llm.warm(p)  # when the session opens
+    await llm.idle()
+    llm._llama.n_tokens = 0  # another session talked meanwhile
+    got = "".join([c async for c in llm.stream(p)])
+    m = llm.last_metrics
+    assert m is not None
+    opening = llm.tokens(dataclasses.replace(p, messages=(), note=""))
+    assert m.usage.cached_tokens >= len(opening) - 5  # only the conversation was read
+    assert got == expected
 
 
 async def test_prepare_hits_and_a_new_version_misses(llm: LlamaLLM) -> None:
@@ -211,3 +228,51 @@ async def test_deploy_computes_the_persona_state(tmp_path: Path) -> None:
         metrics = (await studio.call("GET", "/metrics")).text
         assert 'anima_llm_state_cache_hits_total{source="disk"} 1.0' in metrics
         assert "anima_llm_state_cache_bytes" in metrics
+
+
+async def test_opening_a_session_reads_its_opening_ahead(tmp_path: Path) -> None:
+    s = Settings(
+        data_dir=tmp_path / "data",
+        embed_backend="hashing",
+        llm_model="smollm2-135m-instruct",
+        llm_seed=7,
+        llm_state_cache_bytes=256 << 20,
+    )
+    async with open_studio(s) as studio:
+        body = {"defaultCharacterDescription": brenna().description.model_dump(by_alias=True)}
+        created = await studio.create(body)
+        await studio.deploy(created["name"])
+        cid = created["name"].rsplit("/", 1)[-1]
+        llm = studio.app.state.anima.engine.turns.llm
+        assert isinstance(llm, LlamaLLM)
+        session = await studio.ok(
+            "POST",
+            f"/v1/workspaces/ws1/characters/{cid}:openSession",
+            json={"name": created["name"], "user": {"endUserId": "7", "givenName": "Zed"}},
+        )
+        for _ in range(200):  # the warm-up runs in the background; the reply did not wait
+            if cache_of(llm).stats.memory_entries >= 2:  # the persona, then the opening
+                break
+            await asyncio.sleep(0.05)
+        await llm.idle()
+        llm._llama.n_tokens = 0  # as if another session had talked meanwhile
+        sid, agent = session["name"], session["sessionCharacters"][0]["character"]
+        r = await studio.call(
+            "POST",
+            f"/v1/workspaces/ws1/sessions/{sid}/sessionCharacters/{agent}:sendText",
+            json={"text": "Who are you?"},
+            headers={"Grpc-Metadata-session-id": sid},
+        )
+        assert r.status_code == 200, r.text
+        m = llm.last_metrics
+        assert m is not None
+        (deployed,) = studio.app.state.anima.engine._versions.values()  # as served
+        opening = build_prompt(
+            PromptInput(
+                character=deployed.character,
+                player=Player(given_name="Zed"),
+                max_tokens_cap=s.llm_max_tokens,
+            )
+        )
+        read_ahead = llm.tokens(dataclasses.replace(opening, messages=(), note=""))
+        assert m.usage.cached_tokens >= len(read_ahead) - 5  # to where the conversation starts

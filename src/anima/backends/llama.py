@@ -10,6 +10,12 @@ One ``LlamaLLM`` (one model, one llama context) serves every session of the proc
   token that differs. The prompt puts the persona first and the per-turn note last, so turn
   N of a session reuses the persona and the history evaluated at turn N-1. ``Usage`` reports
   how many prompt tokens were reused.
+- Exact reuse: llama.cpp computes a position read alone (one token, as when generating)
+  slightly differently from the same position read in a batch of two or more, and at
+  temperature 0 that can change a word. So a reply must not depend on what the context held
+  before it: prompt tokens are always read in batches of at least two, and after a reply its
+  tokens are read again as one batch (or dropped from the context when another generation is
+  waiting), so every position the context keeps is exactly what a cold read gives.
 - Saved states (state_cache.py): llama keeps one context, so a player who switches to another
   character would make it read that character's persona again. With a ``StateCache``, the
   state after a character version's persona is computed at deploy (``prepare``), kept in
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import dataclasses
 import logging
 import threading
 from collections.abc import AsyncGenerator, Callable
@@ -36,7 +43,7 @@ from anima.backends import models
 from anima.backends.llm import LLMBase, PromptFormat, Sampling, Usage
 from anima.backends.render import chat_messages, transcript
 from anima.backends.state_cache import SavedState, StateCache, Tokens, as_tokens, common_prefix
-from anima.domain.prompt import Prompt
+from anima.domain.prompt import Message, Prompt
 from anima.errors import AnimaError, BackendError, FailedPrecondition, InvalidArgument
 from anima.settings import Settings
 
@@ -88,6 +95,8 @@ class LlamaLLM(LLMBase):
         self.prompt_format = prompt_format
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="anima-llama")
         self.generated_tokens = 0  # since start, for observing that cancellation stops work
+        self._waiting = 0  # generations submitted to the worker and not started yet
+        self._waiting_lock = threading.Lock()
         self.state_cache = state_cache
 
     @classmethod
@@ -202,6 +211,8 @@ class LlamaLLM(LLMBase):
         def emit(item: object) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, item)
 
+        with self._waiting_lock:
+            self._waiting += 1
         future = loop.run_in_executor(self._executor, self._generate, prompt, emit, stop)
         future.add_done_callback(_log_crash)
         try:
@@ -219,6 +230,9 @@ class LlamaLLM(LLMBase):
     def _generate(
         self, prompt: Prompt, emit: Callable[[object], None], stop: threading.Event
     ) -> None:
+        with self._waiting_lock:
+            self._waiting -= 1
+        prompt_tokens = 0
         try:
             if stop.is_set():
                 return  # cancelled while waiting for the model
@@ -235,7 +249,9 @@ class LlamaLLM(LLMBase):
             wanted = as_tokens(tokens)
             if self.state_cache is not None:
                 self._restore(prompt, wanted)
-            cached = common_prefix(as_tokens(self._llama.input_ids[: self._llama.n_tokens]), wanted)
+            cached = self._read_prompt(wanted)
+            prompt_tokens = len(tokens)
+            emit(Usage(len(tokens), cached, 0))  # known now, even if the reply is cut short
             stops = [*prompt.stop, self.eos_text] if self.eos_text else list(prompt.stop)
             produced = 0
 
@@ -276,8 +292,52 @@ class LlamaLLM(LLMBase):
             return
         finally:
             emit(_END)
-        if self.state_cache is not None:  # after the reply went out: nobody waits for this
+        # After the reply went out: nobody waits for this.
+        self._settle(prompt_tokens, reread=not stop.is_set())
+        if self.state_cache is not None:
             self._keep_session()
+
+    # -- exact reuse (called on the worker thread) ---------------------------------
+
+    def _feed(self, tokens: Tokens, start: int, end: int) -> None:
+        """Read ``tokens[start:end]`` (never a single token: the caller keeps ``end - start``
+        at 0 or at least 2) in batches of at least two."""
+        size = self._llama.n_batch
+        at = start
+        while at < end:
+            n = min(size, end - at)
+            if end - at - n == 1:
+                n -= 1  # the last batch gets two tokens, not one
+            self._llama.eval(tokens[at : at + n].tolist())
+            at += n
+
+    def _read_prompt(self, tokens: Tokens, *, leave: int = 2) -> int:
+        """Read all of ``tokens`` but the last ``leave``, reusing what the context holds (for
+        a generation, llama reads the last two as one batch). Returns how many were reused."""
+        end = max(len(tokens) - leave, 0)
+        held = as_tokens(self._llama.input_ids[: self._llama.n_tokens])
+        reused = min(common_prefix(held, tokens), end)
+        if end - reused == 1:
+            reused -= 1
+        self._llama.n_tokens = reused
+        self._feed(tokens, reused, end)
+        return reused
+
+    def _settle(self, prompt_tokens: int, *, reread: bool) -> None:
+        """Make every position the context holds a batched read: the reply's tokens, read
+        one by one while generating, are read again as one batch, or dropped when the reply
+        was cancelled or another generation waits (it would wait for this)."""
+        n = self._llama.n_tokens
+        if n <= prompt_tokens or prompt_tokens == 0:
+            return
+        self._llama.n_tokens = prompt_tokens
+        if not reread or n - prompt_tokens < 2 or self._waiting > 0:
+            return
+        try:
+            self._feed(as_tokens(self._llama.input_ids[:n]), prompt_tokens, n)
+        except (ValueError, RuntimeError) as exc:
+            log.warning("could not re-read a reply: %s", exc)
+            self._llama.n_tokens = prompt_tokens
 
     # -- saved states (called on the worker thread) --------------------------------
 
@@ -309,7 +369,7 @@ class LlamaLLM(LLMBase):
     def _evaluate_persona(self, persona: Tokens) -> None:
         assert self.state_cache is not None
         self._llama.n_tokens = 0  # evaluated from the first token: the context is cleared
-        self._llama.eval(persona.tolist())
+        self._feed(persona, 0, len(persona))
         self.state_cache.put(self._save(persona, persona=True))
 
     def _save(self, tokens: Tokens, *, persona: bool = False) -> SavedState:
@@ -358,6 +418,35 @@ class LlamaLLM(LLMBase):
             return False
         if self.state_cache.get(persona) is None:
             self._evaluate_persona(persona)
+        return True
+
+    async def warm(self, prompt: Prompt) -> bool:
+        """Evaluate and keep (in memory) the state of ``prompt``'s opening: the persona with
+        the player named, the introduction and the author's example dialog. Runs only when no
+        generation waits, so it uses idle time and never delays a turn by more than itself."""
+        if self.state_cache is None or self._waiting > 0:
+            return False
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._warm, prompt)
+
+    def _warm(self, prompt: Prompt) -> bool:
+        assert self.state_cache is not None
+        if self._waiting > 0:
+            return False  # a turn came in meanwhile: it goes first
+        # The opening is what the prompt rendered with no conversation shares with it
+        # rendered with one line: up to where the first line of the conversation starts.
+        opening = dataclasses.replace(prompt, messages=(), note="")
+        talking = dataclasses.replace(opening, messages=(Message("user", prompt.player_name, "."),))
+        bare = as_tokens(self.tokens(opening))
+        tokens = bare[: common_prefix(bare, as_tokens(self.tokens(talking)))]
+        if len(tokens) < MIN_PERSONA_TOKENS:
+            return False
+        kept, n = self.state_cache.best(tokens)
+        if kept is not None and n >= len(tokens):
+            return True  # warm already
+        self._restore(opening, tokens)
+        self._read_prompt(tokens, leave=0)
+        self._keep_session()
         return True
 
     async def idle(self) -> None:

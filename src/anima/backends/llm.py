@@ -11,7 +11,8 @@ cancelling the task that iterates it. Either stops generation at once.
             ...
 
 Implementations subclass ``LLMBase`` and write one method, ``_stream``, which yields text
-chunks and, optionally, one ``Usage`` at the end. They translate their vendor's exceptions
+chunks and, optionally, ``Usage`` (the last one counts: a backend may report the prompt's
+part as soon as it is read, so a reply cut short still has it). They translate their vendor's exceptions
 into ``BackendError`` (with ``retryable``) at the seam, raised ``from`` the original.
 """
 
@@ -93,6 +94,12 @@ class PreparesPrompts(Protocol):
 
     async def prepare(self, prompt: Prompt) -> bool: ...
 
+    async def warm(self, prompt: Prompt) -> bool:
+        """Do the work of ``prompt``'s opening (everything before its conversation) while the
+        model is idle, so a new session's first turn reads only the conversation. False when
+        it was skipped (nothing to keep, or the model had turns waiting)."""
+        ...
+
 
 MetricsObserver = Callable[[GenerationMetrics], None]
 
@@ -119,7 +126,7 @@ class LLMBase(ABC):
 
     @abstractmethod
     def _stream(self, prompt: Prompt) -> AsyncGenerator[str | Usage, None]:
-        """Yield the reply's text chunks (and optionally one ``Usage``); raise BackendError."""
+        """Yield the reply's text chunks (and optionally ``Usage``); raise BackendError."""
 
     async def aclose(self) -> None:
         """Release the backend's resources. Idempotent."""

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from anima.backends.llm import PreparesPrompts
 from anima.domain import emotion, relationship
 from anima.domain.character import Character
 from anima.domain.events import (
@@ -34,8 +35,9 @@ from anima.domain.events import (
 )
 from anima.domain.goals import GoalState
 from anima.domain.memory import spoken
+from anima.domain.prompt import PromptInput, SceneInfo, build_prompt
 from anima.domain.session import Interaction, Player, Session, SessionCharacter, SessionKind
-from anima.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
+from anima.errors import Aborted, AnimaError, FailedPrecondition, InvalidArgument, NotFound
 from anima.pipeline.runner import TurnInput, TurnJob, TurnRunner, emotion_profile
 from anima.settings import Settings
 from anima.store import Store
@@ -48,6 +50,7 @@ log = logging.getLogger("anima.engine")
 Clock = Callable[[], float]
 _LEASE_POLL = 0.02
 _VERSION_CACHE = 256  # deployed character versions kept parsed in memory
+WARM_CHARACTERS = 4  # a new scene session's first characters have their opening read ahead
 HISTORY_INTERACTIONS = 32  # more than the prompt's history budget holds
 HISTORY_BLOCK = 16  # the oldest interaction read moves by this many at once
 
@@ -152,6 +155,7 @@ class Engine:
         self.lease_seconds = LEASE_SECONDS
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._versions: dict[tuple[str, str, int], DeployedCharacter] = {}
+        self._warming: set[asyncio.Task[None]] = set()
 
     # -- sessions ------------------------------------------------------------------
 
@@ -179,7 +183,38 @@ class Engine:
             scene_version=scene_version,
         )
         await self.store.sessions.create(session)
+        self._warm(session)
         return session
+
+    def _warm(self, session: Session) -> None:
+        """Let the model read the new session's opening while the player is still typing."""
+        if not isinstance(self.turns.llm, PreparesPrompts):
+            return
+        task = asyncio.create_task(self._warm_opening(session, self.turns.llm))
+        self._warming.add(task)
+        task.add_done_callback(self._warming.discard)
+
+    async def _warm_opening(self, session: Session, llm: PreparesPrompts) -> None:
+        try:
+            scene_name, scene_description = await self._scene_of(session)
+            for agent in session.characters[:WARM_CHARACTERS]:
+                deployed = await self._deployed(session.workspace, agent)
+                opening = PromptInput(
+                    character=deployed.character,
+                    player=session.player,
+                    scene=scene_info(session, agent.agent_id, scene_name, scene_description),
+                    max_tokens_cap=self.settings.llm_max_tokens,
+                )
+                if not await llm.warm(build_prompt(opening)):
+                    return  # the model is busy with turns: they go first
+        except (AnimaError, OSError, RuntimeError, ValueError) as exc:
+            log.warning("could not warm session %s: %s", session.id, exc)
+
+    async def aclose(self) -> None:
+        """Stop the work started for sessions that nobody waits for."""
+        for task in list(self._warming):
+            task.cancel()
+        await asyncio.gather(*self._warming, return_exceptions=True)
 
     async def load_resource(
         self, workspace: str, resource: str
@@ -583,6 +618,14 @@ class Engine:
 class _Lease:
     session: Session
     held: bool = True
+
+
+def scene_info(session: Session, agent_id: str, name: str, description: str) -> SceneInfo | None:
+    """Where ``agent_id`` speaks: the scene and the other characters present, if any."""
+    others = tuple(c.display_name for c in session.characters if c.agent_id != agent_id)
+    if not (name or description or others):
+        return None
+    return SceneInfo(name=name, description=description, others=others)
 
 
 def _short_id(ref: str) -> str:
