@@ -1,6 +1,6 @@
 """Engine REST throughput: sendText with 1, 10 and 100 concurrent sessions.
 
-The language model is the scripted backend with no delay, so what is measured is the engine's
+The language model is the scripted backend with no delay (distinct replies in turn), so what is measured is the engine's
 own cost per turn: HTTP routing and auth, the session lease, history, the brain's stages
 (appraisal with the embedder, emotions, goals), and storing the interaction. Requests go
 through the ASGI app in process (no sockets), on SQLite and, when reachable, PostgreSQL.
@@ -36,6 +36,18 @@ from anima.settings import Settings
 
 PG_URL = os.environ.get(
     "ANIMA_TEST_DATABASE_URL", "postgresql+asyncpg://anima:anima@127.0.0.1:5432/anima_test"
+)
+# Distinct replies in turn: one reply said every turn would be refused as a repetition from
+# the second turn on, and every turn would measure the repair and the deflection instead.
+REPLIES = (
+    "Hello there, friend. The ferry leaves at noon.",
+    "The river runs high this spring; mind the eddies by the mill.",
+    "I keep two boats, a red one and a grey one with a patched sail.",
+    "Fish stew tonight, if the nets come back full.",
+    "Travellers pay a copper each, children ride free.",
+    "Last winter the ice held until the feast of lanterns.",
+    "My father built the landing stage with his own hands.",
+    "Watch the sky to the west; storms come over the hills fast.",
 )
 CONCURRENCY = (1, 10, 100)
 TURNS = {1: 200, 10: 40, 100: 6}
@@ -99,7 +111,7 @@ async def _run(settings: Settings, label: str) -> dict[str, Any]:
     results: dict[str, Any] = {}
     async with LifespanManager(app, startup_timeout=600):
         state = app.state.anima
-        state.engine.turns.llm = ScriptedLLM(["Hello there, friend. The ferry leaves at noon."])
+        state.engine.turns.llm = ScriptedLLM(REPLIES)
         pair = new_key_pair()
         await state.store.keys.ensure_workspace("bench")
         await state.store.keys.add("bench", Scope.ALL, pair)
