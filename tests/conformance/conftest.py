@@ -166,11 +166,11 @@ def history(server: AnimaServer, session_id: str) -> list[Interaction]:
 # -- the player speaking through an SDK's own audio calls (harness scenario ``listen``) ------
 
 
-def speech_file(directory: Path, sentence: str) -> Path:
+def speech_file(directory: Path, sentence: str, *, then_silent_s: float = 0.4) -> Path:
     """``sentence`` said by the offline test voice, as the raw PCM a microphone client sends
-    (16 kHz mono 16-bit little-endian), with a little silence around it; for ANIMA_AUDIO_FILE."""
+    (16 kHz mono 16-bit little-endian), with silence around it; for ANIMA_AUDIO_FILE."""
     path = directory / "speech.pcm"
-    path.write_bytes(silence(0.3) + speak(sentence) + silence(0.4))
+    path.write_bytes(silence(0.3) + speak(sentence) + silence(then_silent_s))
     return path
 
 

@@ -285,3 +285,21 @@ def test_the_player_speaks_through_the_sdks_audio_calls(
     (session,) = events(out, "session")
     (stored,) = history(server, session["sessionId"])
     assert stored.input_text == transcript["text"]["text"]
+
+
+def test_with_an_open_mic_the_server_finds_the_end_of_the_utterance(
+    server: AnimaServer, tmp_path: Path
+) -> None:
+    """OPEN_MIC: the SDK keeps sending (speech, then silence) and the server's voice detector
+    decides the player has finished; the transcript comes before AUDIO_SESSION_END."""
+    said = "Do you know where the blacksmith lives?"  # one sentence: a pause would end it
+    audio = speech_file(tmp_path, said, then_silent_s=1.4)
+    out = _node(server, "listen", ANIMA_AUDIO_FILE=str(audio), ANIMA_MIC_MODE="OPEN_MIC")
+    start, stop = (o["packet"] for o in events(out, "sent"))
+    assert start["control"]["audioSessionStart"]["mode"] == "OPEN_MIC"
+    transcript = heard(out, said)
+    lines = [o.get("packet") for o in out]
+    assert lines.index(transcript) < lines.index(stop)  # found before the session ended
+    (alice,) = events(out, "characters")[0]["characters"]
+    reply = packets(out, transcript["packetId"]["interactionId"])
+    _assert_reply([p for p in reply if not p["routing"]["source"]["isPlayer"]], alice["id"])

@@ -80,19 +80,23 @@ async function close(connection) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// The player speaks through the SDK's own audio calls: sendAudioSessionStart (push-to-talk,
-// and SPEECH_RECOGNITION_ONLY when ANIMA_UNDERSTANDING says so), the microphone's audio from
-// ANIMA_AUDIO_FILE (raw 16-bit little-endian mono PCM at 16 kHz) as base64 chunks of 200 ms
-// with sendAudio, at the pace a microphone makes them, then sendAudioSessionEnd. Waits for the
-// final transcript and the INTERACTION_END of its interaction. `modes` are the SDK's own
-// MicrophoneMode and UnderstandingMode enums.
+// The player speaks through the SDK's own audio calls: sendAudioSessionStart (push-to-talk, or
+// OPEN_MIC when ANIMA_MIC_MODE says so; SPEECH_RECOGNITION_ONLY when ANIMA_UNDERSTANDING says
+// so), the microphone's audio from ANIMA_AUDIO_FILE (raw 16-bit little-endian mono PCM at
+// 16 kHz) as base64 chunks of 200 ms with sendAudio, at the pace a microphone makes them, and
+// sendAudioSessionEnd: at once with push-to-talk, after the transcript with an open mic (the
+// server finds the end of the utterance). Waits for the final transcript and the
+// INTERACTION_END of its interaction. `modes` are the SDK's own MicrophoneMode and
+// UnderstandingMode enums.
 async function listen(connection, { MicrophoneMode, UnderstandingMode }) {
   const pcm = fs.readFileSync(process.env.ANIMA_AUDIO_FILE);
   const chunkBytes = 16000 * 2 / 5;
   await characters(connection);
+  const openMic = process.env.ANIMA_MIC_MODE === 'OPEN_MIC';
+  const mode = openMic ? MicrophoneMode.OPEN_MIC : MicrophoneMode.EXPECT_AUDIO_END;
   const understandingMode = process.env.ANIMA_UNDERSTANDING === 'SPEECH_RECOGNITION_ONLY'
     ? UnderstandingMode.SPEECH_RECOGNITION_ONLY : UnderstandingMode.FULL;
-  const start = await connection.sendAudioSessionStart({ mode: MicrophoneMode.EXPECT_AUDIO_END, understandingMode });
+  const start = await connection.sendAudioSessionStart({ mode, understandingMode });
   emit('sent', { packet: summarize(start) });
   let chunks = 0;
   for (let at = 0; at < pcm.length; at += chunkBytes) {
@@ -101,9 +105,10 @@ async function listen(connection, { MicrophoneMode, UnderstandingMode }) {
     await sleep(200);
   }
   emit('spoke', { chunks, bytes: pcm.length });
-  const stop = await connection.sendAudioSessionEnd();
-  emit('sent', { packet: summarize(stop) });
+  const stop = async () => emit('sent', { packet: summarize(await connection.sendAudioSessionEnd()) });
+  if (!openMic) await stop();
   const transcript = await heard;
+  if (openMic) await stop();
   await ended(transcript.packetId.interactionId);
   await close(connection);
 }

@@ -14,10 +14,10 @@
 //   feedback   hello, then feedback.like on the interaction and feedback.undo
 //   error      getCharacters and wait for the first onError (wrong secret, unknown scene...)
 //   listen     capability audio off: the player speaks with sendAudioSessionStart
-//              (EXPECT_AUDIO_END; SPEECH_RECOGNITION_ONLY with ANIMA_UNDERSTANDING), sendAudio
-//              with 200 ms base64 chunks of ANIMA_AUDIO_FILE (raw 16 kHz mono 16-bit PCM) at a
-//              microphone's pace, sendAudioSessionEnd; waits for the final transcript and its
-//              INTERACTION_END
+//              (EXPECT_AUDIO_END, or OPEN_MIC with ANIMA_MIC_MODE; SPEECH_RECOGNITION_ONLY with
+//              ANIMA_UNDERSTANDING), sendAudio with 200 ms base64 chunks of ANIMA_AUDIO_FILE (raw
+//              16 kHz mono 16-bit PCM) at a microphone's pace, sendAudioSessionEnd; waits for the
+//              final transcript and its INTERACTION_END
 // env: ANIMA_GRPC_HOST (default localhost:50051), ANIMA_GRPC_SSL (true: TLS; trust a
 //      self-signed certificate with GRPC_DEFAULT_SSL_ROOTS_FILE_PATH), ANIMA_KEY, ANIMA_SECRET,
 //      ANIMA_SCENE (default workspaces/test-ws/characters/alice), ANIMA_TEXT (default Hello),

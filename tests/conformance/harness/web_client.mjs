@@ -20,8 +20,8 @@
 //              stub decodes each chunk as a browser would (a complete WAV file, else EncodingError)
 //              and prints {"event":"played", duration, sampleRate, bytes} per chunk
 //   rawpcm     the audio stub alone: raw PCM must be refused ({"event":"refused"})
-//   listen     the player speaks: sendAudioSessionStart (EXPECT_AUDIO_END; SPEECH_RECOGNITION_ONLY
-//              with ANIMA_UNDERSTANDING), sendAudio with 200 ms base64 chunks of ANIMA_AUDIO_FILE
+//   listen     the player speaks: sendAudioSessionStart (EXPECT_AUDIO_END, or OPEN_MIC with
+//              ANIMA_MIC_MODE; SPEECH_RECOGNITION_ONLY with ANIMA_UNDERSTANDING), sendAudio with 200 ms base64 chunks of ANIMA_AUDIO_FILE
 //              (raw 16 kHz mono 16-bit PCM) at a microphone's pace, sendAudioSessionEnd; waits for
 //              the final transcript and its INTERACTION_END ({"event":"spoke"} after the audio)
 // env: ANIMA_HTTP_HOST (default localhost:8000), ANIMA_SCENE (default workspaces/test-ws/characters/alice),
