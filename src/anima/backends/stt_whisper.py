@@ -73,6 +73,7 @@ WINDOW_FRAMES = 3000  # Whisper's 30-s window, 10 ms a feature frame
 PAD_FRAMES = 100  # silence after the utterance in a shortened window
 SAMPLES_PER_FRAME = SAMPLE_RATE // 100
 TIME_PER_TIMESTAMP = 0.02  # seconds per Whisper timestamp token
+END_MARGIN_S = 0.1  # a segment starting this close to the end of the audio is not in it
 NO_SPEECH_PROB = 0.6  # faster-whisper's defaults
 LOG_PROB_THRESHOLD = -1.0
 COMPRESSION_RATIO_THRESHOLD = 2.4
@@ -215,7 +216,7 @@ class WhisperSTT(STTBase):
 
     def _decode_short(self, model: Any, samples: np.ndarray) -> str | None:
         """One utterance in a window shortened to it plus ``PAD_FRAMES``; None when the decode
-        looks like a loop (the caller decodes over the full window instead)."""
+        is unsure or looks like a loop (the caller decodes over the full window instead)."""
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_suppressed_tokens
@@ -250,7 +251,7 @@ class WhisperSTT(STTBase):
         text = " ".join(
             said.strip()
             for start, said in _segments(tokens, tokenizer)
-            if start < seconds - 0.1  # what starts after the audio was not in it
+            if start < seconds - END_MARGIN_S  # what starts after the audio was not in it
         ).strip()
         if _compression_ratio(text) > COMPRESSION_RATIO_THRESHOLD:
             return None
