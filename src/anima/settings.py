@@ -184,7 +184,8 @@ class Settings(BaseSettings):
     # -- speech recognition (players speaking over the streaming faces) --------------
     stt_backend: str = Field(
         "embedded",
-        description="embedded (faster-whisper, Whisper base) | sphinx (pocketsphinx) | none, "
+        description="embedded (faster-whisper, Whisper base) | sphinx (pocketsphinx) | openai "
+        "(an OpenAI-compatible /v1/audio/transcriptions server) | none, "
         "or a 'module:Class' import string.",
     )
     stt_model_path: Path | None = Field(
@@ -195,6 +196,12 @@ class Settings(BaseSettings):
     stt_timeout_seconds: float = Field(
         30.0, gt=0, description="Longest wait for a transcript after the audio ended."
     )
+    stt_openai_base_url: str = Field(
+        "http://127.0.0.1:8001/v1",
+        description="OpenAI-compatible /v1/audio/transcriptions server (stt_backend=openai).",
+    )
+    stt_openai_model: str = "whisper-1"
+    stt_openai_api_key: str = ""
     stt_vad: Literal["silero", "webrtc"] = Field(
         "silero", description="Voice detector that finds where open-mic utterances end."
     )
@@ -235,6 +242,7 @@ class Settings(BaseSettings):
         data = self.model_dump(mode="json")
         data["openai_api_key"] = "***" if self.openai_api_key else ""
         data["tts_openai_api_key"] = "***" if self.tts_openai_api_key else ""
+        data["stt_openai_api_key"] = "***" if self.stt_openai_api_key else ""
         url = self.db_url
         if "@" in url and "://" in url:
             scheme, rest = url.split("://", 1)

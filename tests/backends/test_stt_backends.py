@@ -4,17 +4,19 @@ Slow: the Whisper model loads once per test process; pocketsphinx's model is in 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from anima.backends.models import cache_dir
 from anima.backends.stt import STTBase
 from anima.backends.stt_sphinx import SphinxSTT
-from anima.backends.stt_whisper import WHISPER_BASE, WhisperSTT, whisper_base_dir
+from anima.backends.stt_whisper import WHISPER_BASE, WhisperSTT, _segments, whisper_base_dir
 from anima.errors import BackendError
-from tests.speech_audio import chunks, noise, silence, speak, word_errors
+from tests.speech_audio import chunks, from_pcm, noise, silence, speak, word_errors, words
 
 pytestmark = pytest.mark.slow
 
@@ -45,6 +47,31 @@ async def test_each_backend_hears_the_sentence(tmp_path: Path) -> None:
 async def test_whisper_ignores_noise(tmp_path: Path) -> None:
     stt = WhisperSTT(tmp_path, timeout_s=300)
     assert await stt.transcribe(noise(1.5, level=0.1)) == ""
+
+
+async def test_the_shortened_window_hears_what_the_full_window_hears(tmp_path: Path) -> None:
+    stt = WhisperSTT(tmp_path, timeout_s=300)
+    model = await asyncio.to_thread(stt.load)
+    # the second sentence came back said again and again with too little padding
+    for sentence in (SAID, "Goodbye, and see you again next week."):
+        samples = from_pcm(speak(sentence)).astype(np.float32)
+        short = stt._decode_short(model, samples)
+        assert short is not None
+        assert words(short) == words(stt._decode_windows(model, samples)) == words(sentence)
+
+
+def test_segments_are_cut_at_timestamps() -> None:
+    class Tokens:
+        timestamp_begin = 100
+
+        def decode(self, tokens: list[int]) -> str:
+            return " ".join(str(t) for t in tokens)
+
+    # <|0.00|> 1 2 <|1.00|><|1.00|> 3 <|2.40|><|2.40|> 4 (cut off)
+    tokens = [100, 1, 2, 150, 150, 3, 220, 220, 4]
+    assert list(_segments(tokens, Tokens())) == [(0.0, "1 2"), (1.0, "3"), (2.4, "4")]
+    assert list(_segments([5, 6], Tokens())) == [(0.0, "5 6")]
+    assert list(_segments([], Tokens())) == []
 
 
 def test_the_joined_model_is_verified(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ import pytest
 
 from anima.domain.session import Interaction
 from tests.conformance.anima_server import AnimaServer
+from tests.speech_audio import silence, speak, word_errors
 
 HERE = Path(__file__).resolve().parent
 HARNESS = HERE / "harness"
@@ -160,3 +161,31 @@ def history(server: AnimaServer, session_id: str) -> list[Interaction]:
             return await store.sessions.history(session_id)
 
     return asyncio.run(read())
+
+
+# -- the player speaking through an SDK's own audio calls (harness scenario ``listen``) ------
+
+
+def speech_file(directory: Path, sentence: str, *, then_silent_s: float = 0.4) -> Path:
+    """``sentence`` said by the offline test voice, as the raw PCM a microphone client sends
+    (16 kHz mono 16-bit little-endian), with silence around it; for ANIMA_AUDIO_FILE."""
+    path = directory / "speech.pcm"
+    path.write_bytes(silence(0.3) + speak(sentence) + silence(then_silent_s))
+    return path
+
+
+def heard(out: list[dict[str, Any]], sentence: str) -> dict[str, Any]:
+    """The one final transcript the SDK handed the app: a PLAYER text packet with source type
+    SPEECH_TO_TEXT whose words are ``sentence``'s (at most one word in ten wrong)."""
+    player = [
+        o["packet"]
+        for o in events(out, "packet")
+        if o["packet"]["type"] == "TEXT" and o["packet"]["routing"]["source"]["isPlayer"]
+    ]
+    assert player, "no transcript came back"
+    assert all(p["text"]["type"] == "SPEECH_TO_TEXT" for p in player)
+    (final,) = [p for p in player if p["text"]["final"]]
+    assert final is player[-1]
+    errors, count = word_errors(sentence, final["text"]["text"])
+    assert errors / count <= 0.1, final["text"]["text"]
+    return final

@@ -20,10 +20,12 @@ from tests.conformance.anima_server import SCENE, AnimaServer
 from tests.conformance.conftest import (
     TIMEOUT_MS,
     events,
+    heard,
     history,
     packets,
     run_harness,
     run_harness_across,
+    speech_file,
 )
 
 pytestmark = pytest.mark.slow
@@ -259,3 +261,45 @@ def test_audio_packets_carry_phonemes(server: AnimaServer) -> None:
             if t["type"] == "TEXT" and t["packetId"]["utteranceId"] == p["packetId"]["utteranceId"]
         ]
         assert text_at < reply.index(p)  # text first, then its audio
+
+
+SPOKEN = "Is the light on tonight? I can see a ship out there."
+
+
+def test_the_player_speaks_through_the_sdks_audio_calls(
+    server: AnimaServer, tmp_path: Path
+) -> None:
+    """sendAudioSessionStart / sendAudio / sendAudioSessionEnd over gRPC with real speech: the
+    final transcript comes back as the player's SPEECH_TO_TEXT text, and the character answers."""
+    out = _node(server, "listen", ANIMA_AUDIO_FILE=str(speech_file(tmp_path, SPOKEN)))
+    start, stop = (o["packet"] for o in events(out, "sent"))
+    assert start["control"]["action"] == "AUDIO_SESSION_START"
+    assert start["control"]["audioSessionStart"]["mode"] == "EXPECT_AUDIO_END"
+    assert stop["control"]["action"] == "AUDIO_SESSION_END"
+    transcript = heard(out, SPOKEN)
+    assert transcript["packetId"]["conversationId"] == start["packetId"]["conversationId"]
+    iid = transcript["packetId"]["interactionId"]
+    (alice,) = events(out, "characters")[0]["characters"]
+    reply = [p for p in packets(out, iid) if not p["routing"]["source"]["isPlayer"]]
+    _assert_reply(reply, alice["id"])  # the reply reuses the transcript's interaction
+    (session,) = events(out, "session")
+    (stored,) = history(server, session["sessionId"])
+    assert stored.input_text == transcript["text"]["text"]
+
+
+def test_with_an_open_mic_the_server_finds_the_end_of_the_utterance(
+    server: AnimaServer, tmp_path: Path
+) -> None:
+    """OPEN_MIC: the SDK keeps sending (speech, then silence) and the server's voice detector
+    decides the player has finished; the transcript comes before AUDIO_SESSION_END."""
+    said = "Do you know where the blacksmith lives?"  # one sentence: a pause would end it
+    audio = speech_file(tmp_path, said, then_silent_s=1.4)
+    out = _node(server, "listen", ANIMA_AUDIO_FILE=str(audio), ANIMA_MIC_MODE="OPEN_MIC")
+    start, stop = (o["packet"] for o in events(out, "sent"))
+    assert start["control"]["audioSessionStart"]["mode"] == "OPEN_MIC"
+    transcript = heard(out, said)
+    lines = [o.get("packet") for o in out]
+    assert lines.index(transcript) < lines.index(stop)  # found before the session ended
+    (alice,) = events(out, "characters")[0]["characters"]
+    reply = packets(out, transcript["packetId"]["interactionId"])
+    _assert_reply([p for p in reply if not p["routing"]["source"]["isPlayer"]], alice["id"])

@@ -12,6 +12,7 @@ import base64
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,10 +23,12 @@ from tests.conformance.anima_server import SCENE, WORKSPACE, AnimaServer
 from tests.conformance.conftest import (
     TIMEOUT_MS,
     events,
+    heard,
     history,
     packets,
     run_harness,
     run_harness_across,
+    speech_file,
 )
 
 pytestmark = pytest.mark.slow
@@ -357,3 +360,48 @@ def test_the_audio_stub_refuses_raw_pcm(node_sdks: object) -> None:
     (refused,) = events(out, "refused")
     assert refused["name"] == "EncodingError"
     assert not events(out, "played-raw")
+
+
+SPOKEN = "Could you tell me the way to the old lighthouse?"
+
+
+def test_the_player_speaks_through_the_sdks_audio_calls(
+    server: AnimaServer, tmp_path: Path
+) -> None:
+    """sendAudioSessionStart / sendAudio / sendAudioSessionEnd with real speech: the final
+    transcript comes back as the player's SPEECH_TO_TEXT text, and the character answers it."""
+    out = _web(server, "listen", ANIMA_AUDIO_FILE=str(speech_file(tmp_path, SPOKEN)))
+    start, stop = _sent(out)
+    assert start["control"]["action"] == "AUDIO_SESSION_START"
+    assert start["control"]["audioSessionStart"]["mode"] == "EXPECT_AUDIO_END"
+    assert stop["control"]["action"] == "AUDIO_SESSION_END"
+    cid = start["packetId"]["conversationId"]
+    transcript = heard(out, SPOKEN)
+    assert transcript["packetId"]["conversationId"] == cid
+    iid = transcript["packetId"]["interactionId"]
+    (alice,) = events(out, "characters")[0]["characters"]
+    reply = [p for p in packets(out, iid) if not p["routing"]["source"]["isPlayer"]]
+    _assert_reply(reply, alice["id"], cid)  # the reply reuses the transcript's interaction
+    (session,) = _sessions(out)
+    (stored,) = history(server, session)
+    assert stored.input_text == transcript["text"]["text"]  # a turn like typed text
+    assert list(stored.texts) == [p["text"]["text"] for p in reply if p["type"] == "TEXT"]
+
+
+def test_speech_recognition_only_returns_the_transcript(
+    server: AnimaServer, tmp_path: Path
+) -> None:
+    out = _web(
+        server,
+        "listen",
+        ANIMA_AUDIO_FILE=str(speech_file(tmp_path, SPOKEN)),
+        ANIMA_UNDERSTANDING="SPEECH_RECOGNITION_ONLY",
+    )
+    start, _ = _sent(out)
+    assert start["control"]["audioSessionStart"]["understandingMode"] == "SPEECH_RECOGNITION_ONLY"
+    transcript = heard(out, SPOKEN)
+    after = packets(out, transcript["packetId"]["interactionId"])
+    assert [p["type"] for p in after] == ["TEXT", "CONTROL"]  # no reply, INTERACTION_END
+    assert after[-1]["isInteractionEnd"]
+    (session,) = _sessions(out)
+    assert history(server, session) == []

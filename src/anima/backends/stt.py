@@ -16,6 +16,7 @@ whole utterance as one chunk by its caller. Implementations subclass ``STTBase``
     backend     module            streaming  notes
     embedded    stt_whisper.py    no         faster-whisper, Whisper base int8 (the default)
     sphinx      stt_sphinx.py     yes        pocketsphinx, its English model (light, weaker)
+    openai      stt_openai.py     no         an OpenAI-compatible /audio/transcriptions server
 """
 
 from __future__ import annotations

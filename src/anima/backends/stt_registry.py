@@ -14,6 +14,7 @@ from anima.settings import Settings
 STT_BACKENDS = {
     "embedded": "anima.backends.stt_whisper:WhisperSTT",
     "sphinx": "anima.backends.stt_sphinx:SphinxSTT",
+    "openai": "anima.backends.stt_openai:OpenAISTT",
 }
 
 

@@ -3,6 +3,7 @@
 // scenarios whose steps are the same for both SDKs. Each harness brings its own makeClient.
 'use strict';
 
+const fs = require('fs');
 const readline = require('readline');
 const summarize = require('./summarize.cjs');
 
@@ -37,6 +38,9 @@ function end(interactionId) {
 const ended = (interactionId) => end(interactionId).promise;
 let firstError;
 const errored = new Promise((resolve) => { firstError = resolve; });
+// The first final transcript of the player's speech (a PLAYER text packet, SPEECH_TO_TEXT).
+let firstHeard;
+const heard = new Promise((resolve) => { firstHeard = resolve; });
 
 // The SDK callbacks every client gets.
 function onError(e) {
@@ -46,6 +50,7 @@ function onError(e) {
 function onMessage(packet) {
   emit('packet', { packet: summarize(packet) });
   if (packet.isInteractionEnd()) end(packet.packetId.interactionId).resolve(packet);
+  if (packet.isSpeechRecognitionResult?.() && packet.text.final) firstHeard(packet);
 }
 
 // Send with `send()`, report the sent packet, wait for its INTERACTION_END.
@@ -71,6 +76,41 @@ async function close(connection) {
   // sendText() resolves through a 10 ms poll; closing at once would leave it pending (spec §6).
   await new Promise((r) => setTimeout(r, 100));
   connection.close();
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// The player speaks through the SDK's own audio calls: sendAudioSessionStart (push-to-talk, or
+// OPEN_MIC when ANIMA_MIC_MODE says so; SPEECH_RECOGNITION_ONLY when ANIMA_UNDERSTANDING says
+// so), the microphone's audio from ANIMA_AUDIO_FILE (raw 16-bit little-endian mono PCM at
+// 16 kHz) as base64 chunks of 200 ms with sendAudio, at the pace a microphone makes them, and
+// sendAudioSessionEnd: at once with push-to-talk, after the transcript with an open mic (the
+// server finds the end of the utterance). Waits for the final transcript and the
+// INTERACTION_END of its interaction. `modes` are the SDK's own MicrophoneMode and
+// UnderstandingMode enums.
+async function listen(connection, { MicrophoneMode, UnderstandingMode }) {
+  const pcm = fs.readFileSync(process.env.ANIMA_AUDIO_FILE);
+  const chunkBytes = 16000 * 2 / 5;
+  await characters(connection);
+  const openMic = process.env.ANIMA_MIC_MODE === 'OPEN_MIC';
+  const mode = openMic ? MicrophoneMode.OPEN_MIC : MicrophoneMode.EXPECT_AUDIO_END;
+  const understandingMode = process.env.ANIMA_UNDERSTANDING === 'SPEECH_RECOGNITION_ONLY'
+    ? UnderstandingMode.SPEECH_RECOGNITION_ONLY : UnderstandingMode.FULL;
+  const start = await connection.sendAudioSessionStart({ mode, understandingMode });
+  emit('sent', { packet: summarize(start) });
+  let chunks = 0;
+  for (let at = 0; at < pcm.length; at += chunkBytes) {
+    await connection.sendAudio(pcm.subarray(at, at + chunkBytes).toString('base64'));
+    chunks += 1;
+    await sleep(200);
+  }
+  emit('spoke', { chunks, bytes: pcm.length });
+  const stop = async () => emit('sent', { packet: summarize(await connection.sendAudioSessionEnd()) });
+  if (!openMic) await stop();
+  const transcript = await heard;
+  if (openMic) await stop();
+  await ended(transcript.packetId.interactionId);
+  await close(connection);
 }
 
 function waitForLine() {
@@ -133,5 +173,5 @@ function run(scenarios) {
 
 module.exports = {
   options, emit, summarize, onError, onMessage, exchange, characters, hello, close, sharedScenarios, run,
-  waitForLine,
+  waitForLine, listen,
 };

@@ -13,6 +13,11 @@
 //              the server meanwhile), then sendText(ANIMA_TEXT2) on the same client
 //   feedback   hello, then feedback.like on the interaction and feedback.undo
 //   error      getCharacters and wait for the first onError (wrong secret, unknown scene...)
+//   listen     capability audio off: the player speaks with sendAudioSessionStart
+//              (EXPECT_AUDIO_END, or OPEN_MIC with ANIMA_MIC_MODE; SPEECH_RECOGNITION_ONLY with
+//              ANIMA_UNDERSTANDING), sendAudio with 200 ms base64 chunks of ANIMA_AUDIO_FILE (raw
+//              16 kHz mono 16-bit PCM) at a microphone's pace, sendAudioSessionEnd; waits for the
+//              final transcript and its INTERACTION_END
 // env: ANIMA_GRPC_HOST (default localhost:50051), ANIMA_GRPC_SSL (true: TLS; trust a
 //      self-signed certificate with GRPC_DEFAULT_SSL_ROOTS_FILE_PATH), ANIMA_KEY, ANIMA_SECRET,
 //      ANIMA_SCENE (default workspaces/test-ws/characters/alice), ANIMA_TEXT (default Hello),
@@ -28,9 +33,9 @@
 process.env.NODE_SDK_INWORLD_ENGINE_HOST = process.env.ANIMA_GRPC_HOST || 'localhost:50051';
 process.env.NODE_SDK_INWORLD_ENGINE_SSL = process.env.ANIMA_GRPC_SSL === 'true' ? 'true' : 'false';
 
-const { InworldClient } = require('@inworld/nodejs-sdk');
+const { InworldClient, MicrophoneMode, UnderstandingMode } = require('@inworld/nodejs-sdk');
 const {
-  options, emit, onError, onMessage, exchange, hello, close, sharedScenarios, run,
+  options, emit, onError, onMessage, exchange, hello, close, sharedScenarios, run, listen,
 } = require('./common.cjs');
 
 function makeClient({ capabilities = {}, continuation } = {}) {
@@ -73,6 +78,10 @@ run({
     const second = makeClient({ continuation: { previousState: state.state } }).build();
     await exchange(() => second.sendText(options.text2));
     await close(second);
+  },
+  async listen() {
+    const connection = makeClient({ capabilities: { audio: false, phonemes: false } }).build();
+    await listen(connection, { MicrophoneMode, UnderstandingMode });
   },
   async feedback() {
     const connection = makeClient().build();

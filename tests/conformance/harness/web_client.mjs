@@ -20,6 +20,10 @@
 //              stub decodes each chunk as a browser would (a complete WAV file, else EncodingError)
 //              and prints {"event":"played", duration, sampleRate, bytes} per chunk
 //   rawpcm     the audio stub alone: raw PCM must be refused ({"event":"refused"})
+//   listen     the player speaks: sendAudioSessionStart (EXPECT_AUDIO_END, or OPEN_MIC with
+//              ANIMA_MIC_MODE; SPEECH_RECOGNITION_ONLY with ANIMA_UNDERSTANDING), sendAudio with 200 ms base64 chunks of ANIMA_AUDIO_FILE
+//              (raw 16 kHz mono 16-bit PCM) at a microphone's pace, sendAudioSessionEnd; waits for
+//              the final transcript and its INTERACTION_END ({"event":"spoke"} after the audio)
 // env: ANIMA_HTTP_HOST (default localhost:8000), ANIMA_SCENE (default workspaces/test-ws/characters/alice),
 //      ANIMA_TEXT (default Hello), ANIMA_TEXT2 (default "Do you remember me?"), ANIMA_TRIGGER
 //      (default greet), ANIMA_TIMEOUT_MS (default 20000), and the session token either as
@@ -32,7 +36,7 @@
 import common from './common.cjs';
 
 const {
-  options, emit, onError, onMessage, exchange, characters, hello, close, sharedScenarios, run,
+  options, emit, onError, onMessage, exchange, characters, hello, close, sharedScenarios, run, listen,
 } = common;
 const host = process.env.ANIMA_HTTP_HOST || 'localhost:8000';
 const { scene, text2, triggerName } = options;
@@ -93,7 +97,9 @@ for (const [k, v] of Object.entries(stubs)) {
   Object.defineProperty(globalThis, k, { value: v, configurable: true, writable: true });
 }
 
-const { InworldClient, DialogParticipant } = await import('@inworld/web-core');
+const {
+  InworldClient, DialogParticipant, MicrophoneMode, UnderstandingMode,
+} = await import('@inworld/web-core');
 
 async function sessionToken() {
   if (process.env.ANIMA_TOKEN_JSON) return JSON.parse(process.env.ANIMA_TOKEN_JSON);
@@ -175,6 +181,9 @@ run({
     await hello(connection);
     await new Promise((r) => setTimeout(r, 1500)); // the queued chunks play (10 ms each here)
     await close(connection);
+  },
+  async listen() {
+    await listen(makeClient().build(), { MicrophoneMode, UnderstandingMode });
   },
   async rawpcm() {
     // the audio stub itself: raw PCM, as a server without WAV headers would send, must not play
