@@ -40,8 +40,8 @@ from anima.api.auth import authorize
 from anima.api.deps import AppState
 from anima.domain import credentials
 from anima.errors import AnimaError, FailedPrecondition
+from anima.pipeline.job import TurnInput
 from anima.pipeline.proxy import OpenFailed, ProxySessions, current_character
-from anima.pipeline.runner import TurnInput
 from anima.wire.proxy import MESSAGE_SCHEMA, OPEN_SCHEMA, character_json, validate
 
 log = logging.getLogger("anima.proxy")

@@ -36,7 +36,9 @@ from anima.domain.goals import GoalState
 from anima.domain.memory import spoken
 from anima.domain.session import Interaction, Player, Session, SessionCharacter, SessionKind
 from anima.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
-from anima.pipeline.runner import TurnInput, TurnJob, TurnRunner, emotion_profile
+from anima.pipeline.job import TurnInput, TurnJob
+from anima.pipeline.runner import TurnRunner
+from anima.pipeline.stages.affect import emotion_profile
 from anima.settings import Settings
 from anima.store import Store
 from anima.store.characters import DeployedCharacter

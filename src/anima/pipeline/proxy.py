@@ -31,7 +31,7 @@ from anima.domain.proxy import ProxySession
 from anima.domain.session import Player, Session, SessionCharacter
 from anima.errors import AnimaError, InvalidArgument, NotFound
 from anima.pipeline.engine import Engine
-from anima.pipeline.runner import TurnInput
+from anima.pipeline.job import TurnInput
 from anima.settings import Settings
 from anima.wire.proxy import ProxyEvents
 
