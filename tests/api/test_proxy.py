@@ -25,6 +25,8 @@ from anima.api.proxy import ProxyApp
 from anima.app import create_app
 from anima.backends.scripted import ScriptedLLM
 from anima.domain.credentials import Scope, new_key_pair
+from anima.domain.events import Utterance
+from anima.domain.proxy import ProxyEvent
 from anima.pipeline.proxy import ProxySessions
 from anima.settings import Settings
 from tests.api.engine_helpers import Game, open_game
@@ -365,6 +367,47 @@ async def test_sessions_and_events_survive_a_restart(sqlite_settings: Settings) 
             "Welcome to Wonderland.",
             "Mind the mushrooms.",
         ]
+
+
+async def test_the_queue_holds_domain_events_and_the_face_shapes_them(rig: Rig) -> None:
+    sid = (await rig.opened(uid="u", sceneId=rig.scene, serverId="7"))["sessionId"]
+    await rig.proxy.post(f"/session/{sid}/message", json={"message": "Hello"})
+    await rig.sessions.idle()
+    queued = await rig.sessions.drain("7")
+    assert all(isinstance(q, ProxyEvent) for q in queued)
+    assert [
+        (type(q.event), q.event.text, q.continued, q.server_id)
+        for q in queued
+        if isinstance(q, ProxyEvent) and isinstance(q.event, Utterance)
+    ] == [
+        (Utterance, "Welcome to Wonderland.", False, "7"),
+        (Utterance, "Mind the mushrooms.", True, "7"),
+    ]
+
+
+async def test_events_an_older_server_queued_are_delivered_as_they_were(rig: Rig) -> None:
+    # An older server queued the proxy's JSON itself, not the domain events: a running one
+    # may leave such rows in the queue for this one to deliver.
+    sid = (await rig.opened(uid="u", sceneId=rig.scene, serverId="7"))["sessionId"]
+    old = [
+        {
+            "type": "text",
+            "sessionId": sid,
+            "uid": "u",
+            "serverId": "7",
+            "final": True,
+            "text": "Hi",
+        },
+        {"type": "custom", "sessionId": sid, "uid": "u", "serverId": "7", "name": "waved"},
+        {"type": "disconnected", "sessionId": "ws1:gone", "uid": "v"},  # no serverId
+    ]
+    await rig.game.store.proxy.push(old, limit=100, now=time.time())
+    await rig.proxy.post(f"/session/{sid}/message", json={"message": "Hello"})
+    events = await rig.events("7")
+    assert events[:2] == old[:2]
+    assert [list(e) for e in events[:2]] == [list(e) for e in old[:2]]  # keys in their order
+    assert [e["text"] for e in events[2:4]] == ["Welcome to Wonderland.", " Mind the mushrooms."]
+    _json(await rig.proxy.get("/events"), 200, old[2:])
 
 
 @asynccontextmanager

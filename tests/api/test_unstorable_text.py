@@ -228,22 +228,6 @@ async def test_a_unary_grpc_request_with_nul_is_invalid_argument() -> None:
 # -- the check itself ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("value", "fine"),
-    [
-        ("plain", True),
-        ("emoji 😀 and RTL \u202e mark, ÿ", True),
-        ("\ufffd", True),
-        ("\ud83d", False),
-        ("x\udc00", False),
-        ("\x00", False),
-        ("é\x00", False),
-    ],
-)
-def test_problem(value: str, fine: bool) -> None:
-    assert (text.problem(value) is None) is fine
-
-
 def test_loads_names_the_json_path_and_survives_deep_nesting() -> None:
     with pytest.raises(InvalidArgument) as caught:
         text.loads(json.dumps({"a": [{"b": "ok"}, {"b": "\udfff"}]}))
@@ -254,12 +238,3 @@ def test_loads_names_the_json_path_and_survives_deep_nesting() -> None:
     with pytest.raises(InvalidArgument) as caught:
         text.loads(deep)
     assert caught.value.field == "[0]" * 30
-
-
-def test_repair() -> None:
-    assert text.repair("Poison\ud800") == "Poison\ufffd"
-    assert text.repair("a\ud83d\ude00b") == "a😀b"  # two halves stored apart: joined
-    assert text.repair("nul\x00") == "nul"
-    fixed, changed = text.repair_tree({"a": ["ok", "\udc00"], "\ud800": 1})
-    assert fixed == {"a": ["ok", "\ufffd"], "\ufffd": 1}
-    assert sorted(changed) == ["a[1]", "\ufffd (a key)"]

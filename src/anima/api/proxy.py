@@ -40,9 +40,9 @@ from anima.api.auth import authorize
 from anima.api.deps import AppState
 from anima.domain import credentials
 from anima.errors import AnimaError, FailedPrecondition
+from anima.pipeline.job import TurnInput
 from anima.pipeline.proxy import OpenFailed, ProxySessions, current_character
-from anima.pipeline.runner import TurnInput
-from anima.wire.proxy import MESSAGE_SCHEMA, OPEN_SCHEMA, character_json, validate
+from anima.wire.proxy import MESSAGE_SCHEMA, OPEN_SCHEMA, character_json, encode, validate
 
 log = logging.getLogger("anima.proxy")
 
@@ -233,7 +233,8 @@ class ProxyRoutes:
         return _status(202)
 
     async def events(self, call: Call) -> Response:
-        return _json(await self.sessions.drain(call.params.get("serverId")))
+        drained = await self.sessions.drain(call.params.get("serverId"))
+        return _json([e if isinstance(e, dict) else encode(e) for e in drained])
 
 
 # Registration order is the original's: the first match wins (route shadowing, §2).

@@ -9,13 +9,17 @@ then the ``EmotionChanged`` that goes with it (same ``utterance_id``); the voice
 two;
 after the last utterance, ``RelationshipChanged`` and ``TriggerFired`` events; and always, last,
 exactly one ``InteractionEnd`` (also when the turn was cancelled or produced nothing).
+
+``to_dict(event)`` / ``from_dict(data)``: an event (audio aside) as JSON-ready data, for what
+is kept in the store between a turn and a face (the REST proxy's queue).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field, fields
 from enum import IntEnum
+from typing import Any
 
 
 class SpaffCode(IntEnum):
@@ -139,3 +143,48 @@ Event = (
     | InteractionEnd
 )
 EventStream = AsyncIterator[Event]
+
+
+_STORED = (
+    Utterance,
+    NarratedAction,
+    EmotionChanged,
+    RelationshipChanged,
+    TriggerFired,
+    Silence,
+    InteractionEnd,
+)
+_KINDS: dict[str, type[Event]] = {kind.__name__: kind for kind in _STORED}
+
+
+def to_dict(event: Event) -> dict[str, Any]:
+    """``{"kind": "Utterance", <the fields>}``; enums as their numbers, pairs as lists."""
+    if isinstance(event, AudioChunk):
+        raise TypeError("audio is streamed, never stored")
+    data: dict[str, Any] = {"kind": type(event).__name__}
+    for f in fields(event):
+        value = getattr(event, f.name)
+        if isinstance(value, IntEnum):
+            value = int(value)
+        elif isinstance(value, tuple):
+            value = [list(pair) for pair in value]
+        data[f.name] = value
+    return data
+
+
+def from_dict(data: Mapping[str, Any]) -> Event:
+    """The event ``to_dict`` gave; ``ValueError`` when ``data`` is not one."""
+    kind = _KINDS.get(str(data.get("kind")))
+    if kind is None:
+        raise ValueError(f"not a stored event: kind {data.get('kind')!r}")
+    values = {f.name: data[f.name] for f in fields(kind) if f.name in data}
+    if "behavior" in values:
+        values["behavior"] = SpaffCode(values["behavior"])
+    if "strength" in values:
+        values["strength"] = Strength(values["strength"])
+    if "parameters" in values:
+        values["parameters"] = tuple((str(k), str(v)) for k, v in values["parameters"])
+    try:
+        return kind(**values)
+    except TypeError as exc:  # a field missing
+        raise ValueError(f"not a stored {kind.__name__}: {exc}") from exc

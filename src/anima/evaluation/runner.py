@@ -203,7 +203,7 @@ class _EngineConversation:
         self.engine, self.workspace, self.session, self.agent = engine, workspace, session, agent
 
     async def say(self, text: str) -> Reply:
-        from anima.pipeline.runner import TurnInput
+        from anima.pipeline.job import TurnInput
 
         texts: list[str] = []
         narrated: list[str] = []

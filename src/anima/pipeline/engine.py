@@ -35,10 +35,13 @@ from anima.domain.events import (
 )
 from anima.domain.goals import GoalState
 from anima.domain.memory import spoken
-from anima.domain.prompt import PromptInput, SceneInfo, build_prompt
+from anima.domain.prompt import PromptInput, build_prompt
 from anima.domain.session import Interaction, Player, Session, SessionCharacter, SessionKind
 from anima.errors import Aborted, AnimaError, FailedPrecondition, InvalidArgument, NotFound
-from anima.pipeline.runner import TurnInput, TurnJob, TurnRunner, emotion_profile
+from anima.pipeline.job import TurnInput, TurnJob
+from anima.pipeline.runner import TurnRunner
+from anima.pipeline.stages.affect import emotion_profile
+from anima.pipeline.stages.base import scene_info
 from anima.settings import Settings
 from anima.store import Store
 from anima.store.characters import DeployedCharacter
@@ -618,14 +621,6 @@ class Engine:
 class _Lease:
     session: Session
     held: bool = True
-
-
-def scene_info(session: Session, agent_id: str, name: str, description: str) -> SceneInfo | None:
-    """Where ``agent_id`` speaks: the scene and the other characters present, if any."""
-    others = tuple(c.display_name for c in session.characters if c.agent_id != agent_id)
-    if not (name or description or others):
-        return None
-    return SceneInfo(name=name, description=description, others=others)
 
 
 def _short_id(ref: str) -> str:

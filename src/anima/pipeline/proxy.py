@@ -8,8 +8,9 @@
       .drain(server_id)                 # the queued events
 
 Each proxy session is an ordinary stored Anima session (``Engine.open_session``) plus a row in
-``proxy_sessions``; what the character says is queued in ``proxy_events`` as the proxy's events
-(wire/proxy.py), tagged with the session's serverId at the moment each is built. Turns run as
+``proxy_sessions``; what the character says is queued in ``proxy_events`` as ``ProxyEvent``s
+(domain/proxy.py), tagged with the session's serverId at the moment each is queued; the face
+(api/proxy.py) gives them the proxy's shape (wire/proxy.py) when they are drained. Turns run as
 background tasks of the worker that accepted the message; they are serialised per session by
 the engine's lease, like every other face's.
 
@@ -25,15 +26,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from anima.domain.events import EmotionChanged, TriggerFired, Utterance
-from anima.domain.proxy import ProxySession
+from anima.domain.proxy import ProxyEvent, ProxySession
 from anima.domain.session import Player, Session, SessionCharacter
 from anima.errors import AnimaError, InvalidArgument, NotFound
 from anima.pipeline.engine import Engine
-from anima.pipeline.runner import TurnInput
+from anima.pipeline.job import TurnInput
 from anima.settings import Settings
-from anima.wire.proxy import ProxyEvents
 
 log = logging.getLogger("anima.proxy")
 
@@ -177,7 +178,7 @@ class ProxySessions:
         except Exception:
             log.exception("proxy session %s: the turn failed", found.id)
 
-    async def _event(self, session_id: str, event: object, said: int) -> dict[str, object] | None:
+    async def _event(self, session_id: str, event: object, said: int) -> ProxyEvent | None:
         if not isinstance(event, Utterance | EmotionChanged | TriggerFired):
             return None  # INTERACTION_END, narrated actions, audio: the original drops them
         if isinstance(event, EmotionChanged) and not self.settings.proxy_emotions:
@@ -185,22 +186,16 @@ class ProxySessions:
         found = await self.store.proxy.get(session_id)  # its serverId now (set-server)
         if found is None:
             return None  # closed meanwhile
-        build = ProxyEvents(found.id, found.uid, found.server_id)
-        if isinstance(event, Utterance):
-            text = event.text
-            return build.text(text if said == 0 or text[:1].isspace() else f" {text}")
-        if isinstance(event, EmotionChanged):
-            return build.emotion(event)
-        return build.custom(event.name)
+        return ProxyEvent(found.id, found.uid, found.server_id, event, continued=said > 0)
 
     async def _lost(self, found: ProxySession, why: str) -> None:
         if await self.store.proxy.remove([found.id]):
             log.info("proxy session %s removed: %s", found.id, why)
-            await self._push(ProxyEvents(found.id, found.uid, found.server_id).disconnected())
+            await self._push(ProxyEvent(found.id, found.uid, found.server_id, None))
 
-    async def _push(self, event: dict[str, object]) -> None:
+    async def _push(self, event: ProxyEvent) -> None:
         dropped = await self.store.proxy.push(
-            [event], limit=self.settings.proxy_queue_limit, now=self.clock()
+            [event.to_dict()], limit=self.settings.proxy_queue_limit, now=self.clock()
         )
         if dropped:
             log.warning(
@@ -209,8 +204,13 @@ class ProxySessions:
                 dropped,
             )
 
-    async def drain(self, server_id: str | None = None) -> list[dict[str, object]]:
-        return await self.store.proxy.drain(server_id)
+    async def drain(self, server_id: str | None = None) -> list[ProxyEvent | dict[str, Any]]:
+        """The queued events, oldest first. A dict is one an older server queued, already in
+        the wire's shape: it is delivered as it is."""
+        return [
+            ProxyEvent.from_dict(data) if ProxyEvent.stored(data) else data
+            for data in await self.store.proxy.drain(server_id)
+        ]
 
     async def idle(self) -> None:
         """Wait until no turn of this process is running."""

@@ -57,7 +57,7 @@ from anima.domain.stream_state import Conversation, StreamPhase, StreamState, pl
 from anima.errors import AnimaError, Internal, InvalidArgument, NotFound
 from anima.pipeline.engine import Engine, parse_resource
 from anima.pipeline.hearing import Ears, Heard, Hearing
-from anima.pipeline.runner import TurnInput
+from anima.pipeline.job import TurnInput
 from anima.pipeline.saved_state import SessionStates
 from anima.pipeline.voice import Speech
 from anima.store.db import to_completion

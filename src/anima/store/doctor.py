@@ -1,6 +1,6 @@
 """``anima doctor``: find, and with ``repair`` fix, stored text that cannot be encoded.
 
-Before the edge refused it (wire/text.py), a lone UTF-16 surrogate sent in JSON could be stored
+Before the edge refused it (wire/text.py, by the rule of domain/storable.py), a lone UTF-16 surrogate sent in JSON could be stored
 inside a JSON column (SQLite keeps it as the escape ``\\ud800``), after which every read of the
 row failed: a workspace's scene list or a session's interactions answered 500 for good. NUL
 (U+0000) is kept by SQLite but refused by PostgreSQL. The doctor reads every row of every
@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import JSON, String, Table, Text, and_, select, update
 from sqlalchemy.engine import Row
 
+from anima.domain.storable import is_storable, repair, repair_tree
 from anima.store.db import Store
 from anima.store.tables import Base
-from anima.wire.text import is_storable, repair, repair_tree
 
 
 @dataclass(frozen=True, slots=True)

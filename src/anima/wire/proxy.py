@@ -7,6 +7,7 @@ byte for byte (spec rest-proxy.md §2, §4)::
     validate(body, OPEN_SCHEMA)     -> None | 'Error validating request body. "uid" is required.'
     character_json(agent, ws)       -> {"id", "resourceName", "displayName"}
     ProxyEvents.text / emotion / custom / disconnected   -> the event dicts, keys in order
+    encode(queued)                  -> the event dict of a queued ``ProxyEvent``
 
 Nothing here knows the store or the engine.
 """
@@ -17,7 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from anima.domain.events import EmotionChanged, SpaffCode, Strength
+from anima.domain.events import EmotionChanged, SpaffCode, Strength, Utterance
+from anima.domain.proxy import ProxyEvent
 from anima.domain.session import SessionCharacter
 
 
@@ -115,3 +117,18 @@ class ProxyEvents:
 
     def disconnected(self) -> dict[str, Any]:
         return self._head("disconnected")
+
+
+def encode(queued: ProxyEvent) -> dict[str, Any]:
+    """A queued event as the proxy's ``GET /events`` returns it; an utterance that continues
+    its reply starts with a space, as in the original's example."""
+    build = ProxyEvents(queued.session_id, queued.uid, queued.server_id)
+    event = queued.event
+    if event is None:
+        return build.disconnected()
+    if isinstance(event, Utterance):
+        text = event.text
+        return build.text(f" {text}" if queued.continued and not text[:1].isspace() else text)
+    if isinstance(event, EmotionChanged):
+        return build.emotion(event)
+    return build.custom(event.name)

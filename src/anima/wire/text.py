@@ -15,7 +15,8 @@ Every face decodes through this module:
   protobuf runtime already refuses invalid UTF-8, ``check_message`` refuses NUL;
 * files the CLI imports: ``loads`` as well.
 
-``repair`` is what ``anima doctor --repair`` writes over text that got in before this check.
+What can be stored is the rule of domain/storable.py, which also gives ``anima doctor
+--repair`` (store/doctor.py) what to write over text that got in before this check.
 """
 
 from __future__ import annotations
@@ -26,29 +27,9 @@ from typing import Any
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
+from anima.domain.storable import problem
 from anima.errors import InvalidArgument
 from anima.wire import nesting
-
-
-def problem(text: str) -> str | None:
-    """Why ``text`` cannot be stored, or ``None`` when it can."""
-    if text.isascii():
-        return "it contains NUL (U+0000), which cannot be stored" if "\x00" in text else None
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        code = ord(text[exc.start])
-        return (
-            f"it contains an unpaired UTF-16 surrogate (\\u{code:04x}) at character {exc.start}, "
-            "which is not valid Unicode (was a string cut in the middle of an emoji?)"
-        )
-    if "\x00" in text:
-        return "it contains NUL (U+0000), which cannot be stored"
-    return None
-
-
-def is_storable(text: str) -> bool:
-    return problem(text) is None
 
 
 def check_text(text: str, field: str) -> str:
@@ -120,41 +101,3 @@ def check_message(message: Message, root: str = "") -> Message:
 
 def _repeated(field: FieldDescriptor) -> bool:
     return bool(field.is_repeated)
-
-
-# -- repair --------------------------------------------------------------------
-
-
-def repair(text: str) -> str:
-    """``text`` with each lone surrogate replaced by U+FFFD and each NUL removed (two halves
-    of a pair kept as separate code points are joined into their character)."""
-    if is_storable(text):
-        return text
-    joined = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    return joined.replace("\x00", "")
-
-
-def repair_tree(value: Any) -> tuple[Any, list[str]]:
-    """``value`` (decoded JSON) with every string repaired, and the paths it changed."""
-    changed: list[str] = []
-
-    def walk(node: Any, path: str) -> Any:
-        if isinstance(node, str):
-            fixed = repair(node)
-            if fixed != node:
-                changed.append(path or "$")
-            return fixed
-        if isinstance(node, dict):
-            out = {}
-            for key, item in node.items():
-                new_key = repair(key) if isinstance(key, str) else key
-                child = f"{path}.{new_key}" if path else str(new_key)
-                if new_key != key:
-                    changed.append(f"{child} (a key)")
-                out[new_key] = walk(item, child)
-            return out
-        if isinstance(node, list):
-            return [walk(item, f"{path}[{i}]") for i, item in enumerate(node)]
-        return node
-
-    return walk(value, ""), changed
