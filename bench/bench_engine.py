@@ -186,7 +186,10 @@ async def _served(loop: str, http: str, workers: int) -> dict[str, Any]:
 
     command = [
         *("-m", "uvicorn", "anima.app:create_app_from_env", "--factory"),
-        *("--loop", loop, "--http", http, "--workers", str(workers), "--port"),
+        *("--loop", loop, "--http", http, "--workers", str(workers)),
+        # uvicorn closes a connection idle for 5 s by default; a client sending on it at
+        # that moment gets a reset (the sessions that finish the warm-up first wait that long)
+        *("--timeout-keep-alive", "75", "--port"),
     ]
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(Path(tmp), [sys.executable, *command], ANIMA_EMBED_BACKEND="minilm")
@@ -258,8 +261,11 @@ async def main() -> dict[str, Any]:
         out["hashing"] = await _databases("hashing")
     out["encoders"] = _encoders()
     if "served" in parts:
-        out["served"] = {
-            f"{loop}+{http}+workers{workers}": await _served(loop, http, workers)
-            for loop, http, workers in SERVED
-        }
+        out["served"] = {}
+        for loop, http, workers in SERVED:
+            try:
+                result: dict[str, Any] | str = await _served(loop, http, workers)
+            except (httpx.HTTPError, RuntimeError, OSError) as exc:  # keep the others
+                result = f"failed: {type(exc).__name__}: {exc}"
+            out["served"][f"{loop}+{http}+workers{workers}"] = result
     return out

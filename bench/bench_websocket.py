@@ -99,6 +99,8 @@ class Server:
     def wait_ready(self) -> None:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.process.returncode}")
             try:
                 if httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200:
                     return

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from sqlalchemy import inspect, text
 
 from anima.domain.credentials import Scope, new_key_pair
@@ -89,3 +94,28 @@ async def test_concurrent_opens_migrate_once(db_settings: Settings) -> None:
     finally:
         for s in stores:
             await s.close()
+
+
+def test_workers_starting_at_once_on_a_new_sqlite_file_all_migrate(tmp_path: Path) -> None:
+    # `anima serve --workers N` on a new data dir: N processes migrate the same file at once.
+    script = (
+        "import asyncio, sys\n"
+        "from anima.settings import Settings\n"
+        "from anima.store import Store\n"
+        "async def main():\n"
+        "    store = await Store.open(Settings(data_dir=sys.argv[1]))\n"
+        "    await store.close()\n"
+        "asyncio.run(main())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANIMA_")}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(tmp_path)],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    errors = [w.communicate(timeout=120)[1] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0, 0, 0], "\n".join(errors)

@@ -69,6 +69,25 @@ def _migration_lock() -> asyncio.Lock:
     return lock
 
 
+@asynccontextmanager
+async def _sqlite_file_lock(database: str | None) -> AsyncIterator[None]:
+    """Hold an exclusive lock on a file beside a SQLite database: the workers of one host
+    starting at once on a new database would otherwise all create its tables, and all but
+    one fail. The others wait, then find it migrated. (PostgreSQL uses an advisory lock.)"""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    import fcntl
+
+    path = Path(database).with_name(Path(database).name + ".migrate-lock")
+    handle = await asyncio.to_thread(open, path, "a+b")
+    try:
+        await asyncio.to_thread(fcntl.flock, handle.fileno(), fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
+    finally:
+        handle.close()
+
+
 def _alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -193,7 +212,11 @@ class Store:
     async def migrate(self) -> None:
         """Apply every pending migration; safe when several workers start at once."""
         try:
-            async with _migration_lock(), self.engine.connect() as conn:
+            async with (
+                _migration_lock(),
+                _sqlite_file_lock(self.engine.url.database if self.dialect == "sqlite" else None),
+                self.engine.connect() as conn,
+            ):
                 if self.dialect == "postgresql":
                     await conn.execute(
                         text("SELECT pg_advisory_lock(:k)"), {"k": _PG_MIGRATION_LOCK}
