@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import httpx
 from asgi_lifespan import LifespanManager
 
+from anima.api.auth import REVOCATION_POLL_SECONDS
 from anima.app import create_app
 from anima.settings import Settings
 from tests.server import anima
@@ -44,6 +46,7 @@ async def test_keys_create_list_revoke_and_use(tmp_path: Path) -> None:
 
             revoked = anima("keys", "revoke", info["key"], data_dir=data)
             assert revoked.returncode == 0
+            await asyncio.sleep(REVOCATION_POLL_SECONDS)  # every worker sees it within this
             assert (
                 await client.get("/studio/v1/workspaces/game", headers=headers)
             ).status_code == 401

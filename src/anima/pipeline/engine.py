@@ -37,7 +37,7 @@ from anima.domain.goals import GoalState
 from anima.domain.memory import spoken
 from anima.domain.prompt import PromptInput, build_prompt
 from anima.domain.session import Interaction, Player, Session, SessionCharacter, SessionKind
-from anima.errors import Aborted, AnimaError, FailedPrecondition, InvalidArgument, NotFound
+from anima.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound
 from anima.pipeline.job import TurnInput, TurnJob
 from anima.pipeline.runner import TurnRunner
 from anima.pipeline.stages.affect import emotion_profile
@@ -210,8 +210,8 @@ class Engine:
                 )
                 if not await llm.warm(build_prompt(opening)):
                     return  # the model is busy with turns: they go first
-        except (AnimaError, OSError, RuntimeError, ValueError) as exc:
-            log.warning("could not warm session %s: %s", session.id, exc)
+        except Exception as exc:  # best effort: without it the first turn reads the opening
+            log.warning("could not read ahead for session %s: %s", session.id, exc)
 
     async def aclose(self) -> None:
         """Stop the work started for sessions that nobody waits for."""
