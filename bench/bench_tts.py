@@ -22,10 +22,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,10 +32,9 @@ import wave
 from pathlib import Path
 from typing import Any
 
-import httpx
 import websockets
 
-from bench.bench_websocket import WORKSPACE, _packet, _pct, _prepare
+from bench.bench_websocket import WORKSPACE, Server, _packet, _pct, _prepare
 
 TURNS = 12
 PLAYER_LINES = (
@@ -81,57 +78,9 @@ LINES = (
 # -- 1. latency through the WebSocket face ----------------------------------------------------
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
+def server_in(directory: Path) -> Server:
     """``anima serve`` with the defaults a user gets: the embedded model and the hibari voice."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = _free_port()
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("ANIMA_")}
-        self.env.update(
-            ANIMA_DATA_DIR=str(directory),
-            ANIMA_STREAM_PING_SECONDS="0",
-            ANIMA_LOG_LEVEL="warning",
-        )
-        self.log = (directory / "server.log").open("wb")
-        args = ["serve", "--port", str(self.port), "--grpc-port", "0", "--log-format", "text"]
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "anima.cli", *args],
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        self.base = f"http://127.0.0.1:{self.port}"
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None:
-                self.log.flush()
-                tail = (Path(self.log.name).read_text(errors="replace"))[-2000:]
-                raise RuntimeError(f"anima serve exited:\n{tail}")
-            time.sleep(0.5)
-        raise RuntimeError("anima serve did not start")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.log.close()
+    return Server(directory, ANIMA_EMBED_BACKEND="minilm", ANIMA_LLM_BACKEND="embedded")
 
 
 async def _latency(url: str, token: str, character: str) -> dict[str, Any]:
@@ -214,14 +163,14 @@ async def _latency(url: str, token: str, character: str) -> dict[str, Any]:
 
 def latency() -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
-        server = Server(Path(tmp))
+        server = server_in(Path(tmp))
         try:
             try:
                 server.wait_ready()
             except RuntimeError as exc:  # e.g. another process took the free port first
                 print(exc, file=sys.stderr)
                 server.stop()
-                server = Server(Path(tmp))
+                server = server_in(Path(tmp))
                 server.wait_ready()
             character, token = _prepare(server)  # type: ignore[arg-type]  # same env and base
             url = f"ws://127.0.0.1:{server.port}/v1/session/open"

@@ -100,7 +100,9 @@ class Server:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.process.returncode}")
+                self.log.flush()
+                tail = Path(self.log.name).read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"the server exited with {self.process.returncode}:\n{tail}")
             try:
                 if httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200:
                     return

@@ -28,7 +28,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Protocol, runtime_checkable
 
-from anima.backends.retry import retrying
+from anima.backends.retry import notify, paced, retrying
 from anima.domain.prompt import Prompt
 from anima.errors import BackendError
 
@@ -160,18 +160,11 @@ class LLMBase(ABC):
             self._record(m)
 
     async def _attempt(self, prompt: Prompt, m: GenerationMetrics) -> AsyncGenerator[str, None]:
+        def silence() -> str:
+            return f"the {self.name} language model gave no output for {self.timeout_s:g} s"
+
         async with aclosing(self._stream(prompt)) as chunks:
-            while True:
-                try:
-                    async with asyncio.timeout(self.timeout_s):
-                        item = await anext(chunks)
-                except StopAsyncIteration:
-                    return
-                except TimeoutError as exc:
-                    raise BackendError(
-                        f"the {self.name} language model gave no output for {self.timeout_s:g} s",
-                        retryable=True,
-                    ) from exc
+            async for item in paced(chunks, self.timeout_s, silence):
                 if isinstance(item, Usage):
                     m.usage = item
                     continue
@@ -185,8 +178,4 @@ class LLMBase(ABC):
 
     def _record(self, m: GenerationMetrics) -> None:
         self.last_metrics = m
-        for observer in self.observers:
-            try:
-                observer(m)
-            except Exception:  # an observer must never break a turn
-                log.exception("LLM metrics observer failed")
+        notify(self.observers, m, "LLM", log)

@@ -1,10 +1,11 @@
-"""Retrying a backend's stream before its first chunk: shared by the LLM and TTS bases."""
+"""What the LLM and TTS bases share: retrying a stream before its first chunk, a deadline on
+each chunk, and telling the metrics observers."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from typing import Protocol, TypeVar
 
@@ -41,3 +42,28 @@ async def retrying(
             log.warning("%s failed (%s); retrying", what, exc.message)
             m.attempts += 1
             await asyncio.sleep(backoff_s * m.attempts)
+
+
+async def paced(
+    chunks: AsyncIterator[T], timeout_s: float, silence: Callable[[], str]
+) -> AsyncGenerator[T, None]:
+    """Yield ``chunks``; a chunk that takes longer than ``timeout_s`` ends the stream with a
+    retryable ``BackendError`` saying ``silence()``."""
+    while True:
+        try:
+            async with asyncio.timeout(timeout_s):
+                item = await anext(chunks)
+        except StopAsyncIteration:
+            return
+        except TimeoutError as exc:
+            raise BackendError(silence(), retryable=True) from exc
+        yield item
+
+
+def notify(observers: Sequence[Callable[[T], None]], m: T, what: str, log: logging.Logger) -> None:
+    """Give ``m`` to every observer; an observer that fails is logged, never raised."""
+    for observer in observers:
+        try:
+            observer(m)
+        except Exception:  # an observer must never break a turn
+            log.exception("%s metrics observer failed", what)

@@ -26,7 +26,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from anima.backends.retry import retrying
+from anima.backends.retry import notify, paced, retrying
 from anima.errors import BackendError
 
 log = logging.getLogger("anima.tts")
@@ -191,18 +191,11 @@ class TTSBase(ABC):
     async def _attempt(
         self, text: str, voice: VoiceSpec, m: SynthesisMetrics
     ) -> AsyncGenerator[SpeechChunk, None]:
+        def silence() -> str:
+            return f"the {self.name} voice gave no audio for {self.timeout_s:g} s"
+
         async with aclosing(self._synthesize(text, voice)) as chunks:
-            while True:
-                try:
-                    async with asyncio.timeout(self.timeout_s):
-                        chunk = await anext(chunks)
-                except StopAsyncIteration:
-                    return
-                except TimeoutError as exc:
-                    raise BackendError(
-                        f"the {self.name} voice gave no audio for {self.timeout_s:g} s",
-                        retryable=True,
-                    ) from exc
+            async for chunk in paced(chunks, self.timeout_s, silence):
                 if not chunk.pcm:
                     continue
                 if m.first_chunk_s is None:
@@ -213,8 +206,4 @@ class TTSBase(ABC):
 
     def _record(self, m: SynthesisMetrics) -> None:
         self.last_metrics = m
-        for observer in self.observers:
-            try:
-                observer(m)
-            except Exception:  # an observer must never break a turn
-                log.exception("TTS metrics observer failed")
+        notify(self.observers, m, "TTS", log)
