@@ -201,7 +201,10 @@ class Engine:
         try:
             scene_name, scene_description = await self._scene_of(session)
             for agent in session.characters[:WARM_CHARACTERS]:
-                deployed = await self._deployed(session.workspace, agent)
+                key = (session.workspace, agent.character_id, agent.version)
+                deployed = self._versions.get(key)  # read when the session was opened
+                if deployed is None:
+                    deployed = await self._deployed(session.workspace, agent)
                 opening = PromptInput(
                     character=deployed.character,
                     player=session.player,
@@ -252,6 +255,7 @@ class Engine:
         deployed = await self.store.characters.get_deployed(workspace, character_id)
         if deployed is None:
             await self._raise_missing(workspace, "characters", character_id)
+        self._keep_version((workspace, character_id, deployed.version), deployed)
         c = deployed.character
         return SessionCharacter(
             agent_id=str(uuid.uuid4()),
@@ -549,11 +553,14 @@ class Engine:
         else:
             deployed = await self.store.characters.get_deployed_version(*key)
             if deployed is not None:
-                self._versions[key] = deployed
-                while len(self._versions) > _VERSION_CACHE:
-                    self._versions.pop(next(iter(self._versions)))
+                self._keep_version(key, deployed)
                 return deployed
         raise NotFound(f"character '{agent.resource(workspace)}' of this session was deleted")
+
+    def _keep_version(self, key: tuple[str, str, int], deployed: DeployedCharacter) -> None:
+        self._versions[key] = deployed
+        while len(self._versions) > _VERSION_CACHE:
+            self._versions.pop(next(iter(self._versions)))
 
     async def _scene_of(self, session: Session) -> tuple[str, str]:
         if session.kind is not SessionKind.SCENE or session.scene_version is None:
